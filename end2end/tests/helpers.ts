@@ -1,0 +1,28 @@
+import { expect, Page } from "@playwright/test";
+
+export const PASSWORD = "correct horse battery staple";
+
+export function uniqueEmail(tag: string): string {
+  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/** Waits until the WASM has hydrated the page, so clicks run Rust code. */
+export async function hydrated(page: Page) {
+  await expect(page.locator("body[data-hydrated=true]")).toBeAttached();
+}
+
+export async function signUp(page: Page, email: string, name: string) {
+  await page.goto("/signup");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Display name").fill(name);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByTestId("dashboard-heading")).toHaveText(`Welcome, ${name}`);
+}
+
+export async function signOut(page: Page) {
+  await page.getByTestId("user-name").click();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+}

@@ -1,0 +1,56 @@
+//! The document shell and the route table.
+
+use crate::features::auth::{SettingsPage, SignInPage, SignUpPage};
+use crate::features::dashboard::{AnalyticsPage, BotsPage, DashboardPage};
+use crate::layout::{AppLayout, NotFoundPage};
+use crate::ui::{provide_toasts, ToastHost, THEME_BOOT_SCRIPT};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <script inner_html=THEME_BOOT_SCRIPT></script>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_toasts();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/chatsphere.css" />
+        <Title formatter=|page: String| if page.is_empty() { "ChatSphere".into() } else { format!("{page} · ChatSphere") } />
+        <Router>
+            <Routes fallback=NotFoundPage>
+                <Route path=path!("/signin") view=SignInPage />
+                <Route path=path!("/signup") view=SignUpPage />
+                // Async: the session is checked before any byte is sent, so a signed-out
+                // visitor gets a real redirect to sign-in.
+                <ParentRoute path=path!("") view=AppLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=DashboardPage />
+                    <Route path=path!("bots") view=BotsPage />
+                    <Route path=path!("analytics") view=AnalyticsPage />
+                    <Route path=path!("settings") view=SettingsPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+        <ToastHost />
+    }
+}

@@ -1,0 +1,85 @@
+//! Account server functions: authenticate, call the plain functions in `server`, answer
+//! with wire types. Forms post here directly, so they also work before the WASM loads.
+
+use super::CurrentUser;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// The signed-in user, or `None` for a visitor.
+#[server(endpoint = "auth/current_user")]
+pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
+    Ok(super::server::request::current_user().await?.map(|r| r.user))
+}
+
+#[server(endpoint = "auth/sign_up")]
+pub async fn sign_up(
+    email: String,
+    display_name: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    use super::server::{accounts, request, sessions};
+    let state = crate::server::state::app_state()?;
+    let settings = &state.settings;
+    let user = accounts::sign_up(&state.db, &settings.auth, &email, &display_name, &password).await?;
+    let token = sessions::create(&state.db, user.id, settings.auth.session_ttl_hours).await?;
+    request::set_session_cookie(settings, &token);
+    leptos_axum::redirect(&super::safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(endpoint = "auth/sign_in")]
+pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use super::server::{accounts, request, sessions};
+    let state = crate::server::state::app_state()?;
+    let settings = &state.settings;
+    let ip = request::client_ip(settings);
+    let user = accounts::authenticate(&state.db, &settings.auth, &email, &password, &ip).await?;
+    let token = sessions::create(&state.db, user.id, settings.auth.session_ttl_hours).await?;
+    request::set_session_cookie(settings, &token);
+    leptos_axum::redirect(&super::safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(endpoint = "auth/sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use super::server::{request, sessions};
+    if let Some(caller) = request::current_user().await? {
+        sessions::end(&caller.state.db, &caller.session).await?;
+    }
+    let state = crate::server::state::app_state()?;
+    request::clear_session_cookie(&state.settings);
+    leptos_axum::redirect("/signin");
+    Ok(())
+}
+
+#[server(endpoint = "auth/update_profile")]
+pub async fn update_profile(display_name: String) -> Result<CurrentUser, AppError> {
+    let caller = super::server::require_user().await?;
+    super::server::accounts::update_display_name(&caller.state.db, caller.user.id, &display_name).await
+}
+
+/// Returns how many other sessions were signed out.
+#[server(endpoint = "auth/change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<u64, AppError> {
+    let caller = super::server::require_user().await?;
+    let rules = &caller.state.settings.auth;
+    super::server::accounts::change_password(
+        &caller.state.db,
+        rules,
+        caller.user.id,
+        &current_password,
+        &new_password,
+        &caller.session,
+    )
+    .await
+}
+
+#[server(endpoint = "auth/delete_account")]
+pub async fn delete_account(password: String) -> Result<(), AppError> {
+    let caller = super::server::require_user().await?;
+    super::server::accounts::delete_account(&caller.state.db, caller.user.id, &password).await?;
+    super::server::request::clear_session_cookie(&caller.state.settings);
+    leptos_axum::redirect("/signup");
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Sign-in, sign-up and account settings. The forms are plain HTML forms posting to server
+//! functions, so they work before the WASM has loaded; once it has, errors show in place.
+
+use super::{ChangePassword, DeleteAccount, SignIn, SignUp, UpdateProfile, DISPLAY_NAME_MAX};
+use crate::layout::UserResource;
+use crate::ui::{error_for, use_toasts, FormError, SubmitButton, TextField, ThemeToggle};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="min-h-screen flex flex-col items-center justify-center px-4">
+            <div class="absolute top-4 right-4"><ThemeToggle /></div>
+            <a href="/" class="mb-8 text-2xl font-semibold tracking-tight">
+                <span class="text-indigo-600 dark:text-indigo-400">"Chat"</span>"Sphere"
+            </a>
+            <div class="card w-full max-w-sm">
+                <h1 class="text-xl font-semibold mb-6">{title}</h1>
+                {children()}
+            </div>
+        </div>
+    }
+}
+
+fn next_param() -> Signal<Option<String>> {
+    let query = use_query_map();
+    Signal::derive(move || query.read().get("next"))
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let result = action.value();
+    let next = next_param();
+    let signup_href = move || match next.get() {
+        Some(n) => format!("/signup?next={}", super::signin_url(&n).trim_start_matches("/signin?next=")),
+        None => "/signup".into(),
+    };
+    view! {
+        <Title text="Sign in" />
+        <AuthCard title="Sign in">
+            <ActionForm action attr:class="space-y-4">
+                <input type="hidden" name="next" value=move || next.get().unwrap_or_default() />
+                <TextField label="Email" name="email" kind="email" autocomplete="email" required=true error=error_for(result, "email") />
+                <TextField label="Password" name="password" kind="password" autocomplete="current-password" required=true error=error_for(result, "password") />
+                <FormError result />
+                <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending() />
+            </ActionForm>
+            <p class="mt-6 text-sm text-slate-600 dark:text-slate-400">
+                "New to ChatSphere? " <a class="link" href=signup_href>"Create an account"</a>
+            </p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let result = action.value();
+    let next = next_param();
+    view! {
+        <Title text="Create your account" />
+        <AuthCard title="Create your account">
+            <ActionForm action attr:class="space-y-4">
+                <input type="hidden" name="next" value=move || next.get().unwrap_or_default() />
+                <TextField label="Email" name="email" kind="email" autocomplete="email" required=true error=error_for(result, "email") />
+                <TextField label="Display name" name="display_name" autocomplete="name" required=true maxlength=DISPLAY_NAME_MAX error=error_for(result, "display_name") />
+                <TextField label="Password" name="password" kind="password" autocomplete="new-password" required=true
+                    hint="At least 10 characters. A few unrelated words make a strong one."
+                    error=error_for(result, "password") />
+                <FormError result />
+                <SubmitButton label="Create account" pending_label="Creating…" pending=action.pending() />
+            </ActionForm>
+            <p class="mt-6 text-sm text-slate-600 dark:text-slate-400">
+                "Already have an account? " <a class="link" href="/signin">"Sign in"</a>
+            </p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let user = expect_context::<UserResource>().0;
+    let toasts = use_toasts();
+
+    let profile = ServerAction::<UpdateProfile>::new();
+    let password = ServerAction::<ChangePassword>::new();
+    let delete = ServerAction::<DeleteAccount>::new();
+    let confirming_delete = RwSignal::new(false);
+
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = profile.value().get() {
+            toasts.success("Profile saved.");
+            user.refetch();
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(ended)) = password.value().get() {
+            let others = match ended {
+                0 => String::new(),
+                1 => " 1 other session was signed out.".into(),
+                n => format!(" {n} other sessions were signed out."),
+            };
+            toasts.success(format!("Password changed.{others}"));
+        }
+    });
+
+    let current_name = move || user.get().and_then(|r| r.ok().flatten()).map(|u| u.display_name);
+    let email = move || user.get().and_then(|r| r.ok().flatten()).map(|u| u.email).unwrap_or_default();
+
+    view! {
+        <Title text="Settings" />
+        <h1 class="text-2xl font-semibold">"Account settings"</h1>
+        <div class="mt-8 grid gap-6 max-w-2xl">
+            <section class="card">
+                <h2 class="section-title">"Profile"</h2>
+                <p class="text-sm text-slate-500 mb-4">"Signed in as " <span class="font-medium">{email}</span></p>
+                <ActionForm action=profile attr:class="space-y-4">
+                    {move || view! {
+                        <TextField label="Display name" name="display_name" value=current_name().unwrap_or_default()
+                            required=true maxlength=DISPLAY_NAME_MAX error=error_for(profile.value(), "display_name") />
+                    }}
+                    <FormError result=profile.value() />
+                    <SubmitButton label="Save profile" pending_label="Saving…" pending=profile.pending() class="btn-primary" />
+                </ActionForm>
+            </section>
+
+            <section class="card">
+                <h2 class="section-title">"Password"</h2>
+                <p class="text-sm text-slate-500 mb-4">"Changing it signs you out everywhere else."</p>
+                <ActionForm action=password attr:class="space-y-4">
+                    <TextField label="Current password" name="current_password" kind="password" autocomplete="current-password"
+                        required=true error=error_for(password.value(), "current_password") />
+                    <TextField label="New password" name="new_password" kind="password" autocomplete="new-password"
+                        required=true error=error_for(password.value(), "new_password") />
+                    <FormError result=password.value() />
+                    <SubmitButton label="Change password" pending_label="Changing…" pending=password.pending() class="btn-primary" />
+                </ActionForm>
+            </section>
+
+            <section class="card border-red-200 dark:border-red-900">
+                <h2 class="section-title text-red-700 dark:text-red-400">"Delete account"</h2>
+                <p class="text-sm text-slate-600 dark:text-slate-400 mb-4">
+                    "Deletes your account and everything in it: bots, documents, conversations and analytics. This cannot be undone."
+                </p>
+                <Show
+                    when=move || confirming_delete.get()
+                    fallback=move || view! {
+                        <button type="button" class="btn-danger" on:click=move |_| confirming_delete.set(true)>"Delete my account…"</button>
+                    }
+                >
+                    <ActionForm action=delete attr:class="space-y-4">
+                        <TextField label="Type your password to confirm" name="password" kind="password" autocomplete="current-password"
+                            required=true error=error_for(delete.value(), "password") />
+                        <FormError result=delete.value() />
+                        <div class="flex gap-2">
+                            <SubmitButton label="Delete everything" pending_label="Deleting…" pending=delete.pending() class="btn-danger" />
+                            <button type="button" class="btn-ghost" on:click=move |_| confirming_delete.set(false)>"Cancel"</button>
+                        </div>
+                    </ActionForm>
+                </Show>
+            </section>
+        </div>
+    }
+}

@@ -1,0 +1,139 @@
+//! Account lifecycle: sign-up, credential checks with throttling, profile and password
+//! changes, and deletion (which takes every row the user owns with it, by foreign keys).
+
+use super::{password, rate_limit, sessions::{self, SessionToken}};
+use crate::error::AppError;
+use crate::features::auth::{CurrentUser, DisplayName, Email, Password};
+use crate::server::settings::AuthSettings;
+use sqlx::PgPool;
+use tracing::instrument;
+use uuid::Uuid;
+
+#[instrument(skip_all)]
+pub async fn sign_up(
+    db: &PgPool,
+    rules: &AuthSettings,
+    email: &str,
+    display_name: &str,
+    password: &str,
+) -> Result<CurrentUser, AppError> {
+    let email = Email::parse(email)?;
+    let display_name = DisplayName::parse(display_name)?;
+    let password = Password::parse(password, rules.password_min_length, &email)?;
+    let hash = password::hash(&password).await?;
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO users (email, display_name, password_hash) VALUES ($1, $2, $3)
+         ON CONFLICT (email) DO NOTHING RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(display_name.as_str())
+    .bind(&hash.0)
+    .fetch_optional(db)
+    .await?;
+    let id = inserted.ok_or_else(|| {
+        AppError::invalid("email", "An account with this email already exists. Sign in instead.")
+    })?;
+    tracing::info!(user_id = %id, "account created");
+    Ok(CurrentUser { id, email: email.as_str().to_owned(), display_name: display_name.as_str().to_owned() })
+}
+
+/// Checks an email and password. Every failure is `WrongCredentials`, whatever the cause;
+/// too many recent failures for the account or the address give `RateLimited` before the
+/// password is even looked at.
+#[instrument(skip_all)]
+pub async fn authenticate(
+    db: &PgPool,
+    rules: &AuthSettings,
+    email: &str,
+    password: &str,
+    client_ip: &str,
+) -> Result<CurrentUser, AppError> {
+    let normalised = email.trim().to_lowercase();
+    let account_key = rate_limit::account_key(&normalised);
+    let ip_key = rate_limit::ip_key(client_ip);
+    let window = rules.failure_window_secs;
+    rate_limit::check(db, &account_key, rules.max_failures_per_account, window).await?;
+    rate_limit::check(db, &ip_key, rules.max_failures_per_ip, window).await?;
+
+    let row: Option<(Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT id, email, display_name, password_hash FROM users WHERE email = $1",
+    )
+    .bind(&normalised)
+    .fetch_optional(db)
+    .await?;
+    let stored = row.as_ref().map(|r| r.3.clone());
+    if password.chars().count() <= crate::features::auth::PASSWORD_MAX && password::verify(stored, password).await {
+        let (id, email, display_name, _) = row.expect("verify succeeds only for a real account");
+        rate_limit::clear(db, &account_key).await?;
+        return Ok(CurrentUser { id, email, display_name });
+    }
+    rate_limit::record_failure(db, &[&account_key, &ip_key], window).await?;
+    tracing::info!("sign-in failed");
+    Err(AppError::WrongCredentials)
+}
+
+pub async fn update_display_name(db: &PgPool, user_id: Uuid, display_name: &str) -> Result<CurrentUser, AppError> {
+    let name = DisplayName::parse(display_name)?;
+    let row: Option<(Uuid, String, String)> = sqlx::query_as(
+        "UPDATE users SET display_name = $2, updated_at = now() WHERE id = $1
+         RETURNING id, email, display_name",
+    )
+    .bind(user_id)
+    .bind(name.as_str())
+    .fetch_optional(db)
+    .await?;
+    let (id, email, display_name) = row.ok_or_else(|| AppError::NotFound("Account".into()))?;
+    Ok(CurrentUser { id, email, display_name })
+}
+
+async fn check_current_password(db: &PgPool, user_id: Uuid, current: &str) -> Result<Email, AppError> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT email, password_hash FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+    let (email, hash) = row.ok_or(AppError::Unauthenticated)?;
+    if !password::verify(Some(hash), current).await {
+        return Err(AppError::invalid("current_password", "Your current password is not correct."));
+    }
+    Email::parse(&email)
+}
+
+/// Changes the password and ends every other session of the user, so a stolen session
+/// dies with the old password. Returns how many sessions were ended.
+#[instrument(skip_all, fields(user_id = %user_id))]
+pub async fn change_password(
+    db: &PgPool,
+    rules: &AuthSettings,
+    user_id: Uuid,
+    current: &str,
+    new: &str,
+    keep: &SessionToken,
+) -> Result<u64, AppError> {
+    let email = check_current_password(db, user_id, current).await?;
+    let new = Password::parse(new, rules.password_min_length, &email)
+        .map_err(|e| match e {
+            AppError::Invalid { message, .. } => AppError::invalid("new_password", message),
+            other => other,
+        })?;
+    let hash = password::hash(&new).await?;
+    sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(&hash.0)
+        .execute(db)
+        .await?;
+    sessions::end_others(db, user_id, keep).await
+}
+
+/// Deletes the account after re-checking the password. Everything the user owns references
+/// `users` with `ON DELETE CASCADE`, so one statement removes it all.
+#[instrument(skip_all, fields(user_id = %user_id))]
+pub async fn delete_account(db: &PgPool, user_id: Uuid, password: &str) -> Result<(), AppError> {
+    check_current_password(db, user_id, password).await.map_err(|e| match e {
+        AppError::Invalid { .. } => AppError::invalid("password", "That password is not correct."),
+        other => other,
+    })?;
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(db).await?;
+    tracing::info!("account deleted");
+    Ok(())
+}

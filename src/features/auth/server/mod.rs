@@ -1,0 +1,10 @@
+//! Server side of accounts: plain async functions over the pool (tests call them directly)
+//! and the Leptos glue that reads cookies and the caller's address.
+
+pub mod accounts;
+pub mod password;
+pub mod rate_limit;
+pub mod request;
+pub mod sessions;
+
+pub use request::{require_user, RequestUser};

@@ -1,0 +1,256 @@
+//! Runtime configuration: `Leptos.toml` (or the file named by `CHATSPHERE_CONFIG`), then
+//! environment overrides. Any key can be overridden by `CHATSPHERE_<SECTION>_<KEY>`, e.g.
+//! `CHATSPHERE_SERVER_SITE_ADDR=0.0.0.0:8080`; `DATABASE_URL` sets the database. Secrets come
+//! only from the environment, never from the file.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub site_addr: String,
+    /// Where the compiled WASM, JS, CSS and public assets live.
+    pub site_root: String,
+    pub site_pkg_dir: String,
+    /// The address people use to reach the site. Its origin is the one state-changing
+    /// requests must come from, and an `https` URL makes session cookies `Secure`.
+    pub public_url: String,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
+    pub trust_proxy_headers: bool,
+    pub reload_port: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Normally empty here and set by `DATABASE_URL`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    pub session_ttl_hours: i64,
+    pub password_min_length: usize,
+    pub max_failures_per_account: i64,
+    pub max_failures_per_ip: i64,
+    pub failure_window_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            site_addr: "127.0.0.1:3000".into(),
+            site_root: "target/site".into(),
+            site_pkg_dir: "pkg".into(),
+            public_url: "http://127.0.0.1:3000".into(),
+            trust_proxy_headers: false,
+            reload_port: 3001,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: String::new(), max_connections: 10 }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl_hours: 24 * 14,
+            password_min_length: 10,
+            max_failures_per_account: 5,
+            max_failures_per_ip: 20,
+            failure_window_secs: 15 * 60,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration in {origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+const ENV_PREFIX: &str = "CHATSPHERE_";
+
+impl Settings {
+    /// Reads the configuration file (missing is fine: defaults apply) and the environment.
+    pub fn load() -> Result<Self, SettingsError> {
+        let path = std::env::var_os("CHATSPHERE_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("Leptos.toml"));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => return Err(SettingsError::Read { path, source }),
+        };
+        Self::from_sources(&text, &path, std::env::vars())
+    }
+
+    /// Layers the environment over the file's text; separate from `load` so tests need no
+    /// real environment.
+    pub fn from_sources(
+        file_text: &str,
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let mut table: toml::Table = toml::from_str(file_text).map_err(|e| SettingsError::Invalid {
+            origin: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        for (name, value) in env {
+            let (section, key) = match name.as_str() {
+                "DATABASE_URL" => ("database".to_owned(), "url".to_owned()),
+                // cargo-leptos tells the server where it put the site when it runs it.
+                "LEPTOS_SITE_ADDR" => ("server".into(), "site_addr".into()),
+                "LEPTOS_SITE_ROOT" => ("server".into(), "site_root".into()),
+                "LEPTOS_SITE_PKG_DIR" => ("server".into(), "site_pkg_dir".into()),
+                "LEPTOS_RELOAD_PORT" => ("server".into(), "reload_port".into()),
+                _ => match name.strip_prefix(ENV_PREFIX).and_then(|rest| rest.split_once('_')) {
+                    Some((section, key)) if section != "CONFIG" => {
+                        (section.to_ascii_lowercase(), key.to_ascii_lowercase())
+                    }
+                    _ => continue,
+                },
+            };
+            let section = table
+                .entry(section)
+                .or_insert_with(|| toml::Value::Table(Default::default()));
+            if let toml::Value::Table(section) = section {
+                section.insert(key, parse_env_value(&value));
+            }
+        }
+        let settings: Settings =
+            table.try_into().map_err(|e: toml::de::Error| SettingsError::Invalid {
+                origin: format!("{} and {ENV_PREFIX}* variables", path.display()),
+                message: e.to_string(),
+            })?;
+        settings.check()
+    }
+
+    fn check(self) -> Result<Self, SettingsError> {
+        let invalid = |message: &str| {
+            Err(SettingsError::Invalid { origin: "settings".into(), message: message.into() })
+        };
+        if self.server.site_addr.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("server.site_addr must be an address like 127.0.0.1:3000");
+        }
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return invalid("server.public_url must start with http:// or https://");
+        }
+        if self.auth.session_ttl_hours < 1 || self.auth.password_min_length < 8 {
+            return invalid("auth.session_ttl_hours must be ≥ 1 and auth.password_min_length ≥ 8");
+        }
+        Ok(self)
+    }
+
+    /// The scheme and authority of `public_url`, which browsers send as `Origin`.
+    pub fn public_origin(&self) -> &str {
+        let url = self.server.public_url.trim_end_matches('/');
+        let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+        match url[after_scheme..].find('/') {
+            Some(slash) => &url[..after_scheme + slash],
+            None => url,
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.server.public_url.starts_with("https://")
+    }
+}
+
+/// Environment values are strings; numbers and booleans are recognised so that
+/// `CHATSPHERE_AUTH_SESSION_TTL_HOURS=24` fills an integer field.
+fn parse_env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(f) = raw.parse::<f64>() {
+        if raw.contains('.') {
+            return toml::Value::Float(f);
+        }
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = "[server]\nsite_addr = \"127.0.0.1:4000\"\n[auth]\nsession_ttl_hours = 5\n";
+        let s = Settings::from_sources(
+            file,
+            Path::new("Leptos.toml"),
+            env(&[
+                ("CHATSPHERE_AUTH_SESSION_TTL_HOURS", "9"),
+                ("DATABASE_URL", "postgres://x@h/db"),
+                ("CHATSPHERE_SERVER_TRUST_PROXY_HEADERS", "true"),
+                ("UNRELATED", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.site_addr, "127.0.0.1:4000");
+        assert_eq!(s.auth.session_ttl_hours, 9);
+        assert_eq!(s.database.url, "postgres://x@h/db");
+        assert!(s.server.trust_proxy_headers);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_reported() {
+        let err = Settings::from_sources("[auth]\nsesion_ttl = 3\n", Path::new("L.toml"), env(&[]))
+            .unwrap_err();
+        assert!(err.to_string().contains("sesion_ttl"), "{err}");
+        let err = Settings::from_sources("", Path::new("L.toml"), env(&[("CHATSPHERE_SERVER_SITE_ADDR", "nope")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("site_addr"), "{err}");
+    }
+
+    #[test]
+    fn public_origin_drops_the_path() {
+        let s = Settings::from_sources(
+            "",
+            Path::new("L.toml"),
+            env(&[("CHATSPHERE_SERVER_PUBLIC_URL", "https://chat.example.com/app/")]),
+        )
+        .unwrap();
+        assert_eq!(s.public_origin(), "https://chat.example.com");
+        assert!(s.secure_cookies());
+    }
+}

@@ -1,0 +1,93 @@
+//! Builds the HTTP stack and runs it until SIGTERM or Ctrl-C.
+
+use super::{csrf, db, settings::Settings, state::AppState, telemetry};
+use crate::app::{shell, App};
+use axum::extract::{MatchedPath, State};
+use axum::routing::get;
+use axum::{middleware, Router};
+use http::{Request, StatusCode};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tower_http::trace::TraceLayer;
+
+/// The whole application as a `Router`: pages, server functions, static files, health.
+/// Tests drive it directly with `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .leptos_routes(&state, routes, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_else(|| request.uri().path().to_owned());
+            tracing::info_span!("request", method = %request.method(), route)
+        }))
+        .with_state(state)
+}
+
+/// Ready means the database answers, so a load balancer stops sending traffic without it.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match sqlx::query("SELECT 1").execute(&state.db).await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    telemetry::init();
+    let settings = Settings::load()?;
+    let pool = db::connect_and_migrate(&settings.database).await?;
+    let state = AppState::new(pool, settings);
+    spawn_housekeeping(&state);
+
+    let addr: SocketAddr = state.leptos_options.site_addr;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("ChatSphere listening on http://{addr}");
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+fn spawn_housekeeping(state: &AppState) {
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Ok(n) = crate::features::auth::server::sessions::purge_expired(&db).await {
+                tracing::debug!(purged = n, "expired sessions removed");
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutdown requested; finishing open requests");
+}

@@ -1,0 +1,43 @@
+use super::settings::Settings;
+use crate::error::AppError;
+use axum::extract::FromRef;
+use leptos::prelude::{use_context, LeptosOptions};
+use sqlx::PgPool;
+use std::sync::Arc;
+
+/// Everything a request handler needs; provided to server functions as context by
+/// `leptos_routes`, so each test can build its own around its own database.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: PgPool,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, settings: Settings) -> Self {
+        let server = &settings.server;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("chatsphere")
+            .site_root(server.site_root.as_str())
+            .site_pkg_dir(server.site_pkg_dir.as_str())
+            .site_addr(server.site_addr.parse::<std::net::SocketAddr>().expect("checked when settings load"))
+            .reload_port(server.reload_port)
+            .build();
+        Self { leptos_options, db, settings: Arc::new(settings) }
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The state inside a server function.
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server-function context");
+        AppError::Internal
+    })
+}

@@ -1,0 +1,90 @@
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// The message of `result`'s error when it belongs to `field`.
+pub fn error_for<T, S>(result: S, field: &'static str) -> Signal<Option<String>>
+where
+    T: 'static,
+    S: With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        result.with(|r| match r {
+            Some(Err(e)) if e.field() == Some(field) => Some(e.to_string()),
+            _ => None,
+        })
+    })
+}
+
+/// A labelled input with its error shown beneath it.
+#[component]
+pub fn TextField(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] maxlength: Option<usize>,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    view! {
+        <div class="space-y-1">
+            <label for=id.clone() class="block text-sm font-medium">{label}</label>
+            <input
+                id=id
+                name=name
+                type=kind
+                value=value
+                autocomplete=autocomplete
+                maxlength=maxlength
+                required=required
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=error_id.clone()
+                class="input"
+            />
+            {hint.map(|h| view! { <p class="text-xs text-slate-500">{h}</p> })}
+            <p id=error_id class="text-sm text-red-600 dark:text-red-400" role="alert">
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+/// An error from a form that belongs to no single field.
+#[component]
+pub fn FormError<T, S>(result: S) -> impl IntoView
+where
+    T: 'static,
+    S: With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    let message = Signal::derive(move || {
+        result.with(|r| match r {
+            Some(Err(e)) if e.field().is_none() => Some(e.to_string()),
+            _ => None,
+        })
+    });
+    view! {
+        <Show when=move || message.with(Option::is_some)>
+            <div class="rounded-lg bg-red-50 dark:bg-red-950 text-red-700 dark:text-red-300 px-3 py-2 text-sm" role="alert">
+                {message}
+            </div>
+        </Show>
+    }
+}
+
+#[component]
+pub fn SubmitButton(
+    label: &'static str,
+    pending_label: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(default = "btn-primary w-full")] class: &'static str,
+) -> impl IntoView {
+    view! {
+        <button type="submit" class=class disabled=move || pending.get()>
+            {move || if pending.get() { pending_label } else { label }}
+        </button>
+    }
+}

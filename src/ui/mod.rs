@@ -1,0 +1,11 @@
+//! The design system: small components every page builds from.
+
+mod empty_state;
+mod form;
+mod theme;
+mod toast;
+
+pub use empty_state::EmptyState;
+pub use form::{error_for, FormError, SubmitButton, TextField};
+pub use theme::{ThemeToggle, THEME_BOOT_SCRIPT};
+pub use toast::{provide_toasts, use_toasts, ToastHost, Toasts};

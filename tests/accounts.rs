@@ -1,0 +1,213 @@
+//! Account rules against a real PostgreSQL, through the same functions the server
+//! functions call.
+
+use chatsphere::error::AppError;
+use chatsphere::features::auth::server::{accounts, rate_limit, sessions};
+use chatsphere::server::db::MIGRATOR;
+use chatsphere::server::settings::AuthSettings;
+use sqlx::PgPool;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn rules() -> AuthSettings {
+    AuthSettings::default()
+}
+
+async fn ada(db: &PgPool) -> chatsphere::features::auth::CurrentUser {
+    accounts::sign_up(db, &rules(), "Ada@Example.com", "Ada Lovelace", PASSWORD).await.unwrap()
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn sign_up_stores_a_normalised_email_and_an_argon2id_hash(db: PgPool) {
+    let user = ada(&db).await;
+    assert_eq!(user.email, "ada@example.com");
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user.id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(!hash.contains(PASSWORD));
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn duplicate_email_is_refused_whatever_its_case(db: PgPool) {
+    ada(&db).await;
+    let err = accounts::sign_up(&db, &rules(), "ADA@example.COM", "Another", "another long password").await.unwrap_err();
+    assert_eq!(err.field(), Some("email"));
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(count, 1);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn invalid_sign_up_input_names_the_rule_broken(db: PgPool) {
+    let err = accounts::sign_up(&db, &rules(), "not-an-email", "Ada", PASSWORD).await.unwrap_err();
+    assert_eq!(err.field(), Some("email"));
+    let err = accounts::sign_up(&db, &rules(), "ada@example.com", "Ada", "short").await.unwrap_err();
+    assert_eq!(err.to_string(), "Passwords must be at least 10 characters.");
+    let err = accounts::sign_up(&db, &rules(), "ada@example.com", "  ", PASSWORD).await.unwrap_err();
+    assert_eq!(err.field(), Some("display_name"));
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn wrong_password_and_unknown_email_get_the_same_answer(db: PgPool) {
+    ada(&db).await;
+    let wrong = accounts::authenticate(&db, &rules(), "ada@example.com", "wrong password!", "10.0.0.1").await;
+    let unknown = accounts::authenticate(&db, &rules(), "nobody@example.com", PASSWORD, "10.0.0.1").await;
+    assert_eq!(wrong.unwrap_err(), AppError::WrongCredentials);
+    assert_eq!(unknown.unwrap_err(), AppError::WrongCredentials);
+    assert_eq!(AppError::WrongCredentials.to_string(), "Wrong email or password.");
+    let ok = accounts::authenticate(&db, &rules(), " ADA@example.com ", PASSWORD, "10.0.0.1").await.unwrap();
+    assert_eq!(ok.display_name, "Ada Lovelace");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn repeated_failures_lock_the_account_even_for_the_right_password(db: PgPool) {
+    ada(&db).await;
+    let r = rules();
+    for attempt in 0..r.max_failures_per_account {
+        let ip = format!("10.0.0.{attempt}"); // spread over addresses: the account limit alone applies
+        let err = accounts::authenticate(&db, &r, "ada@example.com", "wrong password!", &ip).await.unwrap_err();
+        assert_eq!(err, AppError::WrongCredentials);
+    }
+    let locked = accounts::authenticate(&db, &r, "ada@example.com", PASSWORD, "10.0.0.99").await.unwrap_err();
+    match locked {
+        AppError::RateLimited { retry_after_secs } => {
+            assert!(retry_after_secs > 0 && retry_after_secs <= r.failure_window_secs as u64, "{retry_after_secs}");
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+    // Once the failures age out of the window, the right password works again.
+    sqlx::query("UPDATE auth_failures SET at = at - make_interval(secs => $1)")
+        .bind(r.failure_window_secs as f64 + 1.0)
+        .execute(&db)
+        .await
+        .unwrap();
+    accounts::authenticate(&db, &r, "ada@example.com", PASSWORD, "10.0.0.99").await.unwrap();
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn one_address_guessing_many_accounts_is_limited_per_address(db: PgPool) {
+    let r = AuthSettings { max_failures_per_ip: 3, ..rules() };
+    for i in 0..3 {
+        let email = format!("user{i}@example.com");
+        let err = accounts::authenticate(&db, &r, &email, "whatever password", "192.0.2.7").await.unwrap_err();
+        assert_eq!(err, AppError::WrongCredentials);
+    }
+    let err = accounts::authenticate(&db, &r, "fresh@example.com", "whatever password", "192.0.2.7").await.unwrap_err();
+    assert!(matches!(err, AppError::RateLimited { .. }), "{err:?}");
+    // Another address is unaffected.
+    let err = accounts::authenticate(&db, &r, "fresh@example.com", "whatever password", "192.0.2.8").await.unwrap_err();
+    assert_eq!(err, AppError::WrongCredentials);
+    rate_limit::clear(&db, &rate_limit::ip_key("192.0.2.7")).await.unwrap();
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn sessions_resolve_until_they_expire(db: PgPool) {
+    let user = ada(&db).await;
+    let token = sessions::create(&db, user.id, 24).await.unwrap();
+    let active = sessions::resolve(&db, &token, 24).await.unwrap().expect("fresh session is live");
+    assert_eq!(active.user.id, user.id);
+
+    sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second'").execute(&db).await.unwrap();
+    assert!(sessions::resolve(&db, &token, 24).await.unwrap().is_none(), "expired session must not resolve");
+    assert_eq!(sessions::purge_expired(&db).await.unwrap(), 1);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_session_past_half_its_life_slides_forward(db: PgPool) {
+    let user = ada(&db).await;
+    let token = sessions::create(&db, user.id, 24).await.unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = now() + interval '2 hours'").execute(&db).await.unwrap();
+    let active = sessions::resolve(&db, &token, 24).await.unwrap().unwrap();
+    assert!(active.renewed);
+    let left: f64 = sqlx::query_scalar("SELECT EXTRACT(EPOCH FROM expires_at - now())::float8 FROM sessions")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(left > 23.0 * 3600.0, "expiry should be pushed to ~24 h, is {left} s");
+    // A young session is left alone (no cookie rewrite on every request).
+    let again = sessions::resolve(&db, &token, 24).await.unwrap().unwrap();
+    assert!(!again.renewed);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn only_the_hash_of_a_session_token_is_stored(db: PgPool) {
+    let user = ada(&db).await;
+    let token = sessions::create(&db, user.id, 24).await.unwrap();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM sessions").fetch_one(&db).await.unwrap();
+    assert_eq!(stored.len(), 32);
+    assert_ne!(stored, token.as_str().as_bytes());
+    assert_eq!(token.as_str().len(), 64, "256 random bits, hex-encoded");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn changing_the_password_ends_the_other_sessions_only(db: PgPool) {
+    let user = ada(&db).await;
+    let here = sessions::create(&db, user.id, 24).await.unwrap();
+    let laptop = sessions::create(&db, user.id, 24).await.unwrap();
+    let phone = sessions::create(&db, user.id, 24).await.unwrap();
+
+    let err = accounts::change_password(&db, &rules(), user.id, "not my password", "a brand new password", &here)
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some("current_password"));
+
+    let ended = accounts::change_password(&db, &rules(), user.id, PASSWORD, "a brand new password", &here).await.unwrap();
+    assert_eq!(ended, 2);
+    assert!(sessions::resolve(&db, &here, 24).await.unwrap().is_some());
+    assert!(sessions::resolve(&db, &laptop, 24).await.unwrap().is_none());
+    assert!(sessions::resolve(&db, &phone, 24).await.unwrap().is_none());
+
+    let old = accounts::authenticate(&db, &rules(), "ada@example.com", PASSWORD, "10.0.0.1").await;
+    assert_eq!(old.unwrap_err(), AppError::WrongCredentials);
+    accounts::authenticate(&db, &rules(), "ada@example.com", "a brand new password", "10.0.0.1").await.unwrap();
+}
+
+/// Counts the rows that point at a user in every table with a foreign key to `users`, so
+/// this test keeps covering tables that later features add.
+async fn rows_owned_by(db: &PgPool, user_id: uuid::Uuid) -> Vec<(String, i64)> {
+    let refs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT cl.relname::text, att.attname::text
+           FROM pg_constraint con
+           JOIN pg_class cl ON cl.oid = con.conrelid
+           JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = ANY (con.conkey)
+          WHERE con.contype = 'f' AND con.confrelid = 'users'::regclass",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let mut counts = vec![];
+    for (table, column) in refs {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{table}\" WHERE \"{column}\" = $1"))
+            .bind(user_id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+        counts.push((table, n));
+    }
+    counts
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn deleting_an_account_removes_everything_it_owned_and_nothing_else(db: PgPool) {
+    let user = ada(&db).await;
+    let other = accounts::sign_up(&db, &rules(), "grace@example.com", "Grace", "another long password").await.unwrap();
+    let here = sessions::create(&db, user.id, 24).await.unwrap();
+    sessions::create(&db, user.id, 24).await.unwrap();
+    let others_session = sessions::create(&db, other.id, 24).await.unwrap();
+    assert!(rows_owned_by(&db, user.id).await.iter().any(|(_, n)| *n > 0));
+
+    let err = accounts::delete_account(&db, user.id, "wrong password").await.unwrap_err();
+    assert_eq!(err.field(), Some("password"));
+    assert!(sessions::resolve(&db, &here, 24).await.unwrap().is_some(), "a refused deletion deletes nothing");
+
+    accounts::delete_account(&db, user.id, PASSWORD).await.unwrap();
+    for (table, n) in rows_owned_by(&db, user.id).await {
+        assert_eq!(n, 0, "{table} still holds rows of the deleted user");
+    }
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE id = $1").bind(user.id).fetch_one(&db).await.unwrap();
+    assert_eq!(users, 0);
+    assert!(sessions::resolve(&db, &others_session, 24).await.unwrap().is_some(), "other users are untouched");
+}

@@ -1,0 +1,87 @@
+//! Shared helpers for integration tests: each test gets its own fresh database from
+//! `#[sqlx::test]`; these build the app around it and speak HTTP to it in-process.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::Router;
+use chatsphere::server::settings::Settings;
+use chatsphere::server::state::AppState;
+use http::{header, Request, Response, StatusCode};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+pub const ORIGIN: &str = "http://127.0.0.1:3000";
+
+pub fn settings() -> Settings {
+    Settings::default()
+}
+
+pub fn app(db: PgPool) -> Router {
+    chatsphere::server::startup::router(AppState::new(db, settings()))
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The session cookie's `name=value` from `Set-Cookie`, if one was set.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("chatsphere_session=") && !c.starts_with("chatsphere_session=;"))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+    }
+}
+
+async fn read(response: Response<Body>) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.unwrap();
+    Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+pub async fn get(app: &Router, path: &str, cookie: Option<&str>) -> Reply {
+    let mut request = Request::get(path).header(header::ACCEPT, "text/html");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    read(app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap()).await
+}
+
+/// Calls a server function the way the WASM client does (form-encoded POST, no redirects).
+pub async fn call(app: &Router, endpoint: &str, form: &[(&str, &str)], origin: Option<&str>, cookie: Option<&str>) -> Reply {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut request = Request::post(format!("/api/{endpoint}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header(header::HOST, "127.0.0.1:3000");
+    if let Some(origin) = origin {
+        request = request.header(header::ORIGIN, origin);
+    }
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    read(app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap()).await
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
