@@ -60,19 +60,18 @@ pub struct ActiveSession {
 
 /// The session's user if the token is live. Past half its lifetime, the session is renewed.
 pub async fn resolve(db: &PgPool, token: &SessionToken, ttl_hours: i64) -> Result<Option<ActiveSession>, AppError> {
+    // Decided from the expiry before the update; a session is written to at most once per
+    // half-lifetime, not on every request.
     let row: Option<(Uuid, String, String, bool)> = sqlx::query_as(
-        "WITH renewed AS (
-            UPDATE sessions
-               SET expires_at = CASE
-                     WHEN expires_at < now() + make_interval(hours => $2::int) / 2
-                     THEN now() + make_interval(hours => $2::int)
-                     ELSE expires_at END,
-                   last_seen_at = now()
-             WHERE token_hash = $1 AND expires_at > now()
-         RETURNING user_id, expires_at > now() + make_interval(hours => $2::int) - interval '1 minute' AS renewed
+        "WITH live AS (
+            SELECT user_id, expires_at < now() + make_interval(hours => $2::int) / 2 AS due
+              FROM sessions WHERE token_hash = $1 AND expires_at > now()
+         ), renewal AS (
+            UPDATE sessions SET expires_at = now() + make_interval(hours => $2::int), renewed_at = now()
+             WHERE token_hash = $1 AND (SELECT due FROM live)
          )
-         SELECT u.id, u.email, u.display_name, r.renewed
-           FROM renewed r JOIN users u ON u.id = r.user_id",
+         SELECT u.id, u.email, u.display_name, live.due
+           FROM live JOIN users u ON u.id = live.user_id",
     )
     .bind(token.hash())
     .bind(ttl_hours as i32)
