@@ -9,7 +9,7 @@
 set -euo pipefail
 
 CHATSPHERE_ROOT=${CHATSPHERE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
-PG_PORT=${CHATSPHERE_PG_PORT:-55432}
+PG_FIRST_PORT=${CHATSPHERE_PG_PORT:-55432}
 PG_USER=chatsphere
 PG_DB=chatsphere
 
@@ -37,11 +37,26 @@ pg_base_dir() {
   echo "$base"
 }
 
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# From /, so the server user never needs to enter the caller's (possibly private) folder.
+as_pg() { (cd / && if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi); }
+
+port_in_use() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Each cluster keeps the port it was given at creation, so several checkouts (or a system
+# PostgreSQL) can live side by side.
+pg_port() {
+  local base=$1 port
+  if [ -f "$base/port" ]; then cat "$base/port"; return; fi
+  port=$PG_FIRST_PORT
+  while port_in_use "$port"; do port=$((port + 1)); done
+  echo "$port" >"$base/port"
+  echo "$port"
+}
 
 pg_start() {
   local bin base data run
   bin=$(pg_bin); base=$(pg_base_dir); data="$base/postgres"; run="$base/run"
+  PG_PORT=$(pg_port "$base")
   mkdir -p "$run"
   [ "$(id -u)" = 0 ] && chown postgres: "$run"
   if [ ! -f "$data/PG_VERSION" ]; then
@@ -69,7 +84,7 @@ pg_stop() {
   as_pg "$bin/pg_ctl" -D "$base/postgres" -m fast stop
 }
 
-private_url() { echo "postgresql://$PG_USER@127.0.0.1:$PG_PORT/${1:-$PG_DB}"; }
+private_url() { echo "postgresql://$PG_USER@127.0.0.1:$(pg_port "$(pg_base_dir)")/${1:-$PG_DB}"; }
 
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then
   # Sourced: make DATABASE_URL point at a running database.

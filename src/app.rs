@@ -1,7 +1,8 @@
 //! The document shell and the route table.
 
 use crate::features::auth::{SettingsPage, SignInPage, SignUpPage};
-use crate::features::dashboard::{AnalyticsPage, BotsPage, DashboardPage};
+use crate::features::bots::{BotEditorPage, BotsPage};
+use crate::features::dashboard::{AnalyticsPage, DashboardPage};
 use crate::layout::{AppLayout, NotFoundPage};
 use crate::ui::{provide_toasts, ToastHost, THEME_BOOT_SCRIPT};
 use leptos::prelude::*;
@@ -46,6 +47,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=AppLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("bots") view=BotsPage />
+                    <Route path=path!("bots/:id") view=BotEditorPage />
                     <Route path=path!("analytics") view=AnalyticsPage />
                     <Route path=path!("settings") view=SettingsPage />
                 </ParentRoute>

@@ -12,6 +12,27 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub bots: crate::features::bots::BotLimits,
+    pub llm: LlmSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmSettings {
+    /// The provider/model pairs bots may choose from; the first is the default for new bots.
+    pub models: Vec<crate::features::bots::ModelChoice>,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            models: vec![crate::features::bots::ModelChoice {
+                provider: "offline".into(),
+                model: "extractive".into(),
+                label: "Offline extract (no key, no network)".into(),
+            }],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +74,8 @@ impl Default for Settings {
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
             auth: AuthSettings::default(),
+            bots: Default::default(),
+            llm: LlmSettings::default(),
         }
     }
 }
@@ -164,6 +187,9 @@ impl Settings {
             || self.server.public_url.starts_with("https://"))
         {
             return invalid("server.public_url must start with http:// or https://");
+        }
+        if self.llm.models.is_empty() {
+            return invalid("llm.models must list at least one provider/model");
         }
         if self.auth.session_ttl_hours < 1 || self.auth.password_min_length < 8 {
             return invalid("auth.session_ttl_hours must be ≥ 1 and auth.password_min_length ≥ 8");

@@ -38,6 +38,14 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
+/// The signed-in user behind a plain axum request (no Leptos context; never renews).
+pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<CurrentUser>, AppError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE).and_then(SessionToken::from_cookie) else {
+        return Ok(None);
+    };
+    Ok(sessions::resolve(&state.db, &token, state.settings.auth.session_ttl_hours).await?.map(|a| a.user))
+}
+
 /// The caller if their session is live; renews the cookie when the session slid forward.
 pub async fn current_user() -> Result<Option<RequestUser>, AppError> {
     let state = app_state()?;

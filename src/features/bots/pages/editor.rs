@@ -1,0 +1,427 @@
+//! The bot editor: sections for each part of a bot, checked as you type with the same rules
+//! the server applies, a live preview, and a save bar that appears with unsaved changes.
+
+use super::avatar::BotAvatar;
+use super::preview::ChatPreview;
+use crate::error::AppError;
+use crate::features::bots::{
+    bot_editor_options, get_bot, update_bot, Bot, BotSettings, EditorOptions, RemoveAvatar, Visibility,
+    MAX_SUGGESTED_QUESTIONS,
+};
+use crate::ui::use_toasts;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn BotEditorPage() -> impl IntoView {
+    let params = use_params_map();
+    let data = Resource::new(
+        move || params.read().get("id").unwrap_or_default(),
+        |id| async move { Ok::<_, AppError>((get_bot(id).await?, bot_editor_options().await?)) },
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading the bot…"</p> }>
+            {move || Suspend::new(async move {
+                let (bot, options) = data.await?;
+                Ok::<_, AppError>(view! { <Editor bot options /> })
+            })}
+        </Transition>
+    }
+}
+
+type Getter<T> = fn(&BotSettings) -> T;
+type Setter<T> = fn(&mut BotSettings, T);
+
+#[component]
+fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
+    let toasts = use_toasts();
+    let public_id = StoredValue::new(bot.public_id.clone());
+    let saved = RwSignal::new(bot.settings.clone());
+    let draft = RwSignal::new(bot.settings);
+    let avatar_url = RwSignal::new(bot.avatar_url);
+    let options = StoredValue::new(options);
+    let dirty = Memo::new(move |_| draft.with(|d| saved.with(|s| d != s)));
+    let check = Memo::new(move |_| options.with_value(|o| draft.get().validate(&o.limits, &o.models)).err());
+
+    let save = Action::new(move |settings: &BotSettings| update_bot(public_id.get_value(), settings.clone()));
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(bot)) => {
+            saved.set(bot.settings.clone());
+            draft.set(bot.settings);
+            toasts.success("Bot saved.");
+        }
+        Some(Err(e)) => toasts.error(e.to_string()),
+        None => {}
+    });
+    let error = move |field: &'static str| {
+        Signal::derive(move || {
+            check
+                .get()
+                .filter(|e| e.field() == Some(field))
+                .map(|e| e.to_string())
+                .or_else(|| save.value().with(|r| match r {
+                    Some(Err(e)) if e.field() == Some(field) => Some(e.to_string()),
+                    _ => None,
+                }))
+        })
+    };
+
+    #[cfg(feature = "hydrate")]
+    {
+        // Leaving the page (reload, close, typed address) with unsaved changes asks first.
+        let handle = window_event_listener(leptos::ev::beforeunload, move |ev| {
+            if dirty.get_untracked() {
+                ev.prevent_default();
+                ev.set_return_value("");
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+
+    let title = move || draft.with(|d| d.name.clone());
+    let limits = options.with_value(|o| o.limits.clone());
+    view! {
+        <Title text=title />
+        <div class="flex items-center gap-3 mb-6">
+            <a href="/bots" class="btn-ghost">"← Bots"</a>
+            <h1 class="text-2xl font-semibold truncate">{title}</h1>
+        </div>
+        <div class="grid gap-6 lg:grid-cols-[1fr_22rem]">
+            <form class="space-y-6" on:submit=move |ev| {
+                ev.prevent_default();
+                if check.get_untracked().is_none() { save.dispatch(draft.get_untracked()); }
+            }>
+                <Section title="Identity" note="How people see the bot.">
+                    <TextInput label="Name" field="name" draft get=|d| d.name.clone() set=|d, v| d.name = v error=error("name") maxlength=limits.name_max />
+                    <TextInput label="Description" field="description" draft get=|d| d.description.clone() set=|d, v| d.description = v
+                        error=error("description") maxlength=limits.description_max hint="Shown on its card and under its name in the chat." />
+                    <AvatarPicker draft avatar_url public_id error=error("avatar_emoji") max_bytes=limits.avatar_max_bytes />
+                </Section>
+
+                <Section title="Behaviour" note="What the bot is told, and what it says first.">
+                    <TextInput label="Persona (system prompt)" field="persona" draft get=|d| d.persona.clone() set=|d, v| d.persona = v
+                        error=error("persona") multiline=true rows=6 maxlength=limits.persona_max
+                        hint="Who the bot is, its tone, and anything it must or must not do." />
+                    <TextInput label="Welcome message" field="welcome_message" draft get=|d| d.welcome_message.clone()
+                        set=|d, v| d.welcome_message = v error=error("welcome_message") multiline=true rows=2 maxlength=limits.message_max />
+                    <SuggestedQuestions draft error=error("suggested_questions") maxlength=limits.question_max />
+                    <Toggle label="Answer only from knowledge" draft get=|d| d.answer_only_from_knowledge set=|d, v| d.answer_only_from_knowledge = v
+                        hint="When nothing relevant is found, reply with the fallback message instead of guessing." />
+                    <TextInput label="Fallback message" field="fallback_message" draft get=|d| d.fallback_message.clone()
+                        set=|d, v| d.fallback_message = v error=error("fallback_message") multiline=true rows=2 maxlength=limits.message_max />
+                </Section>
+
+                <Section title="Model" note="Which model writes the answers, and how.">
+                    <ModelSelect draft options error=error("llm_model") />
+                    <Slider label="Temperature" draft min=0.0 max=2.0 step=0.1 get=|d| d.temperature set=|d, v| d.temperature = v
+                        show=|v| format!("{v:.1}") hint="Low: steady and literal. High: varied and creative." error=error("temperature") />
+                    <NumberInput label="Max answer length (tokens)" field="max_answer_tokens" draft get=|d| d.max_answer_tokens
+                        set=|d, v| d.max_answer_tokens = v error=error("max_answer_tokens") />
+                </Section>
+
+                <Section title="Retrieval" note="How knowledge is found for each question.">
+                    <NumberInput label="Passages per answer" field="top_k" draft get=|d| d.top_k set=|d, v| d.top_k = v error=error("top_k") />
+                    <Slider label="Minimum relevance" draft min=0.0 max=1.0 step=0.05 get=|d| d.min_relevance set=|d, v| d.min_relevance = v
+                        show=|v| format!("{v:.2}") hint="Passages scoring below this are not used." error=error("min_relevance") />
+                    <Slider label="Keyword ↔ meaning balance" draft min=0.0 max=1.0 step=0.05 get=|d| d.keyword_weight set=|d, v| d.keyword_weight = v
+                        show=|v| format!("{:.0}% keyword, {:.0}% meaning", v * 100.0, (1.0 - v) * 100.0)
+                        hint="Keyword search finds exact terms and names; meaning (vector) search finds paraphrases." error=error("keyword_weight") />
+                </Section>
+
+                <Section title="Appearance and sharing" note="">
+                    <ColourInput draft error=error("accent_color") />
+                    <VisibilityChoice draft />
+                </Section>
+
+                <div class="sticky bottom-0 -mx-4 px-4 py-3 bg-slate-50/95 dark:bg-slate-950/95 border-t border-slate-200 dark:border-slate-800 flex items-center gap-3">
+                    <span class="text-sm text-slate-600 dark:text-slate-400" data-testid="save-state">
+                        {move || if save.pending().get() { "Saving…" } else if dirty.get() { "Unsaved changes" } else { "All changes saved" }}
+                    </span>
+                    <button type="button" class="btn-ghost ml-auto" disabled=move || !dirty.get() on:click=move |_| draft.set(saved.get_untracked())>"Discard"</button>
+                    <button type="submit" class="btn-primary" disabled=move || !dirty.get() || check.get().is_some() || save.pending().get()>"Save changes"</button>
+                </div>
+            </form>
+            <aside class="lg:sticky lg:top-20 self-start space-y-2">
+                <p class="text-sm font-medium text-slate-500">"Preview"</p>
+                <ChatPreview draft avatar_url />
+            </aside>
+        </div>
+    }
+}
+
+#[component]
+fn Section(title: &'static str, note: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <section class="card space-y-4">
+            <div>
+                <h2 class="section-title">{title}</h2>
+                <p class="text-sm text-slate-500">{note}</p>
+            </div>
+            {children()}
+        </section>
+    }
+}
+
+#[component]
+fn FieldError(error: Signal<Option<String>>, id: String) -> impl IntoView {
+    view! { <p id=id class="text-sm text-red-600 dark:text-red-400" role="alert">{move || error.get()}</p> }
+}
+
+#[component]
+fn TextInput(
+    label: &'static str,
+    field: &'static str,
+    draft: RwSignal<BotSettings>,
+    get: Getter<String>,
+    set: Setter<String>,
+    error: Signal<Option<String>>,
+    #[prop(optional)] multiline: bool,
+    #[prop(default = 3)] rows: u32,
+    #[prop(optional)] maxlength: Option<usize>,
+    #[prop(optional)] hint: Option<&'static str>,
+) -> impl IntoView {
+    let id = format!("bot-{field}");
+    let error_id = format!("{id}-error");
+    let value = move || draft.with(get);
+    let on_input = move |ev| draft.update(|d| set(d, event_target_value(&ev)));
+    let invalid = move || error.get().is_some().to_string();
+    view! {
+        <div class="space-y-1">
+            <label for=id.clone() class="block text-sm font-medium">{label}</label>
+            {if multiline {
+                view! { <textarea id=id.clone() class="input" rows=rows maxlength=maxlength aria-invalid=invalid
+                    aria-describedby=error_id.clone() prop:value=value on:input=on_input>{value}</textarea> }.into_any()
+            } else {
+                view! { <input id=id.clone() class="input" type="text" maxlength=maxlength aria-invalid=invalid
+                    aria-describedby=error_id.clone() prop:value=value on:input=on_input /> }.into_any()
+            }}
+            {hint.map(|h| view! { <p class="text-xs text-slate-500">{h}</p> })}
+            <FieldError error id=error_id />
+        </div>
+    }
+}
+
+#[component]
+fn NumberInput(
+    label: &'static str,
+    field: &'static str,
+    draft: RwSignal<BotSettings>,
+    get: Getter<u32>,
+    set: Setter<u32>,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("bot-{field}");
+    let error_id = format!("{id}-error");
+    view! {
+        <div class="space-y-1">
+            <label for=id.clone() class="block text-sm font-medium">{label}</label>
+            <input id=id class="input max-w-40" type="number" inputmode="numeric" aria-describedby=error_id.clone()
+                prop:value=move || draft.with(get).to_string()
+                on:input=move |ev| draft.update(|d| set(d, event_target_value(&ev).trim().parse().unwrap_or(0))) />
+            <FieldError error id=error_id />
+        </div>
+    }
+}
+
+#[component]
+fn Slider(
+    label: &'static str,
+    draft: RwSignal<BotSettings>,
+    min: f32,
+    max: f32,
+    step: f32,
+    get: Getter<f32>,
+    set: Setter<f32>,
+    show: fn(f32) -> String,
+    hint: &'static str,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("bot-{}", label.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+    let error_id = format!("{id}-error");
+    view! {
+        <div class="space-y-1">
+            <div class="flex justify-between text-sm">
+                <label for=id.clone() class="font-medium">{label}</label>
+                <span class="tabular-nums text-slate-500">{move || show(draft.with(get))}</span>
+            </div>
+            <input id=id type="range" class="w-full accent-indigo-600" min=min max=max step=step
+                prop:value=move || draft.with(get).to_string()
+                on:input=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<f32>() { draft.update(|d| set(d, v)) }
+                } />
+            <p class="text-xs text-slate-500">{hint}</p>
+            <FieldError error id=error_id />
+        </div>
+    }
+}
+
+#[component]
+fn Toggle(label: &'static str, draft: RwSignal<BotSettings>, get: Getter<bool>, set: Setter<bool>, hint: &'static str) -> impl IntoView {
+    view! {
+        <label class="flex items-start gap-3">
+            <input type="checkbox" class="mt-1 h-4 w-4 accent-indigo-600" prop:checked=move || draft.with(get)
+                on:change=move |ev| draft.update(|d| set(d, event_target_checked(&ev))) />
+            <span>
+                <span class="block text-sm font-medium">{label}</span>
+                <span class="block text-xs text-slate-500">{hint}</span>
+            </span>
+        </label>
+    }
+}
+
+#[component]
+fn SuggestedQuestions(draft: RwSignal<BotSettings>, error: Signal<Option<String>>, maxlength: usize) -> impl IntoView {
+    let count = move || draft.with(|d| d.suggested_questions.len());
+    view! {
+        <fieldset class="space-y-2">
+            <legend class="text-sm font-medium">"Suggested questions"</legend>
+            <p class="text-xs text-slate-500">"Shown as one-click starters on an empty conversation (up to 6)."</p>
+            {move || (0..count()).map(|i| view! {
+                <div class="flex gap-2">
+                    <input class="input" type="text" maxlength=maxlength aria-label=format!("Suggested question {}", i + 1)
+                        prop:value=move || draft.with(|d| d.suggested_questions.get(i).cloned().unwrap_or_default())
+                        on:input=move |ev| draft.update(|d| if let Some(q) = d.suggested_questions.get_mut(i) { *q = event_target_value(&ev) }) />
+                    <button type="button" class="btn-ghost" aria-label=format!("Remove question {}", i + 1)
+                        on:click=move |_| draft.update(|d| { if i < d.suggested_questions.len() { d.suggested_questions.remove(i); } })>"✕"</button>
+                </div>
+            }).collect_view()}
+            <button type="button" class="btn-ghost" disabled=move || { count() >= MAX_SUGGESTED_QUESTIONS }
+                on:click=move |_| draft.update(|d| d.suggested_questions.push(String::new()))>"+ Add a question"</button>
+            <FieldError error id="bot-suggested_questions-error".to_string() />
+        </fieldset>
+    }
+}
+
+#[component]
+fn ModelSelect(draft: RwSignal<BotSettings>, options: StoredValue<EditorOptions>, error: Signal<Option<String>>) -> impl IntoView {
+    let models = options.with_value(|o| o.models.clone());
+    let current = move || draft.with(|d| format!("{}/{}", d.llm_provider, d.llm_model));
+    view! {
+        <div class="space-y-1">
+            <label for="bot-model" class="block text-sm font-medium">"Model"</label>
+            <select id="bot-model" class="input" prop:value=current
+                on:change=move |ev| {
+                    let value = event_target_value(&ev);
+                    if let Some((provider, model)) = value.split_once('/') {
+                        draft.update(|d| { d.llm_provider = provider.to_owned(); d.llm_model = model.to_owned(); });
+                    }
+                }>
+                {models.into_iter().map(|m| {
+                    let value = format!("{}/{}", m.provider, m.model);
+                    view! { <option value=value.clone() selected=move || current() == value>{m.label}</option> }
+                }).collect_view()}
+            </select>
+            <FieldError error id="bot-model-error".to_string() />
+        </div>
+    }
+}
+
+#[component]
+fn ColourInput(draft: RwSignal<BotSettings>, error: Signal<Option<String>>) -> impl IntoView {
+    let value = move || draft.with(|d| d.accent_color.clone());
+    let set = move |ev| draft.update(|d| d.accent_color = event_target_value(&ev));
+    view! {
+        <div class="space-y-1">
+            <label for="bot-accent" class="block text-sm font-medium">"Accent colour"</label>
+            <div class="flex gap-2 items-center">
+                <input type="color" class="h-10 w-14 rounded border border-slate-300 dark:border-slate-700" aria-label="Pick the accent colour"
+                    prop:value=value on:input=set />
+                <input id="bot-accent" type="text" class="input max-w-32 font-mono" maxlength=7 prop:value=value on:input=set />
+            </div>
+            <FieldError error id="bot-accent-error".to_string() />
+        </div>
+    }
+}
+
+#[component]
+fn VisibilityChoice(draft: RwSignal<BotSettings>) -> impl IntoView {
+    let option = move |value: Visibility, label: &'static str, note: &'static str| view! {
+        <label class="flex items-start gap-3">
+            <input type="radio" name="visibility" class="mt-1 accent-indigo-600"
+                prop:checked=move || draft.with(|d| d.visibility == value)
+                on:change=move |_| draft.update(|d| d.visibility = value) />
+            <span>
+                <span class="block text-sm font-medium">{label}</span>
+                <span class="block text-xs text-slate-500">{note}</span>
+            </span>
+        </label>
+    };
+    view! {
+        <fieldset class="space-y-2">
+            <legend class="text-sm font-medium">"Visibility"</legend>
+            {option(Visibility::Private, "Private", "Only you can chat with it.")}
+            {option(Visibility::Public, "Public via link", "Anyone with the bot's link can chat with it.")}
+        </fieldset>
+    }
+}
+
+#[component]
+fn AvatarPicker(
+    draft: RwSignal<BotSettings>,
+    avatar_url: RwSignal<Option<String>>,
+    public_id: StoredValue<String>,
+    error: Signal<Option<String>>,
+    max_bytes: usize,
+) -> impl IntoView {
+    let toasts = use_toasts();
+    let uploading = RwSignal::new(false);
+    let remove = ServerAction::<RemoveAvatar>::new();
+    Effect::new(move |_| match remove.value().get() {
+        Some(Ok(bot)) => avatar_url.set(bot.avatar_url),
+        Some(Err(e)) => toasts.error(e.to_string()),
+        None => {}
+    });
+    let on_file = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+            let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+            input.set_value("");
+            if file.size() as usize > max_bytes {
+                toasts.error(format!("Avatars are at most {} KB.", max_bytes / 1024));
+                return;
+            }
+            let Ok(form) = web_sys::FormData::new() else { return };
+            let _ = form.append_with_str("public_id", &public_id.get_value());
+            let _ = form.append_with_blob("avatar", &file);
+            uploading.set(true);
+            leptos::task::spawn_local(async move {
+                match crate::features::bots::upload_avatar(form.into()).await {
+                    Ok(bot) => {
+                        avatar_url.set(bot.avatar_url);
+                        toasts.success("Avatar updated.");
+                    }
+                    Err(e) => toasts.error(e.to_string()),
+                }
+                uploading.set(false);
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, max_bytes, public_id);
+    };
+    view! {
+        <div class="space-y-2">
+            <span class="block text-sm font-medium">"Avatar"</span>
+            <div class="flex items-center gap-3 flex-wrap">
+                <BotAvatar emoji=Signal::derive(move || draft.with(|d| d.avatar_emoji.clone())) image=avatar_url
+                    accent=Signal::derive(move || draft.with(|d| d.accent_color.clone())) />
+                <input id="bot-avatar_emoji" class="input max-w-20 text-center text-xl" aria-label="Avatar emoji" maxlength=8
+                    prop:value=move || draft.with(|d| d.avatar_emoji.clone())
+                    on:input=move |ev| draft.update(|d| d.avatar_emoji = event_target_value(&ev)) />
+                <label class="btn-ghost cursor-pointer">
+                    {move || if uploading.get() { "Uploading…" } else { "Upload image" }}
+                    <input type="file" accept="image/png,image/jpeg,image/gif,image/webp" class="sr-only" on:change=on_file />
+                </label>
+                <Show when=move || avatar_url.get().is_some()>
+                    <button type="button" class="btn-ghost" on:click=move |_| { remove.dispatch(RemoveAvatar { public_id: public_id.get_value() }); }>
+                        "Use the emoji"
+                    </button>
+                </Show>
+            </div>
+            <p class="text-xs text-slate-500">{format!("An emoji, or a PNG, JPEG, GIF or WebP image up to {} KB.", max_bytes / 1024)}</p>
+            <FieldError error id="bot-avatar_emoji-error".to_string() />
+        </div>
+    }
+}
