@@ -22,18 +22,26 @@ cargo leptos build --release
 # The journeys get a database of their own, fresh every run, on the same server.
 E2E_DB=chatsphere_e2e
 base_url=${DATABASE_URL%/*}
-psql "$base_url/postgres" -qc "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB" >/dev/null
-E2E_PORT=${CHATSPHERE_E2E_PORT:-3100}
-export CHATSPHERE_E2E_URL="http://127.0.0.1:$E2E_PORT"
+PGOPTIONS=--client-min-messages=warning "$(pg_bin)/psql" "$base_url/postgres" -qc "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB" >/dev/null
+# Not CHATSPHERE_*: that prefix is the server's configuration.
+E2E_PORT=${E2E_PORT:-3100}
+export E2E_BASE_URL="http://127.0.0.1:$E2E_PORT"
 log=$(mktemp -t chatsphere-e2e-server.XXXXXX.log)
-say "starting the server on $CHATSPHERE_E2E_URL (log: $log)"
+say "starting the server on $E2E_BASE_URL (log: $log)"
 DATABASE_URL="$base_url/$E2E_DB" \
   CHATSPHERE_SERVER_SITE_ADDR="127.0.0.1:$E2E_PORT" \
-  CHATSPHERE_SERVER_PUBLIC_URL="$CHATSPHERE_E2E_URL" \
+  CHATSPHERE_SERVER_PUBLIC_URL="$E2E_BASE_URL" \
   CHATSPHERE_SERVER_SITE_ROOT="target/site" \
   "$CARGO_TARGET_DIR/release/chatsphere" >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  curl -fsS "$E2E_BASE_URL/readyz" >/dev/null 2>&1 && break
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "the server exited before it was ready:"; tail -n 40 "$log"; exit 1
+  fi
+  sleep 0.5
+done
 
 say "Playwright journeys in Chromium"
 if ! (cd end2end && npx playwright test); then

@@ -1,7 +1,7 @@
 import { defineConfig } from "@playwright/test";
 
 // test.sh starts the release server on this address with a throw-away database.
-export const baseURL = process.env.CHATSPHERE_E2E_URL ?? "http://127.0.0.1:3000";
+export const baseURL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
 
 export default defineConfig({
   testDir: "./tests",

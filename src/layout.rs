@@ -16,20 +16,32 @@ pub struct UserResource(pub Resource<Result<Option<CurrentUser>, AppError>>);
 pub fn AppLayout() -> impl IntoView {
     let user = Resource::new_blocking(|| (), |_| get_current_user());
     provide_context(UserResource(user));
+    // The gate and the page are siblings, not nested: a page's own resources must not wait
+    // inside this resource's Suspend, or hydration races between the two (leptos #3398).
+    // SSR runs in Async mode, so the redirect is still decided before any byte is sent.
+    view! {
+        <SessionGate user />
+        <Frame />
+    }
+}
+
+/// Sends a signed-out visitor to sign-in, remembering where they were going.
+#[component]
+fn SessionGate(user: Resource<Result<Option<CurrentUser>, AppError>>) -> impl IntoView {
     let location = use_location();
     view! {
-        <Suspense fallback=|| view! { <p class="p-8 text-slate-500">"Loading…"</p> }>
+        <Suspense>
             {move || Suspend::new(async move {
                 match user.await {
-                    Ok(Some(me)) => view! { <Frame me /> }.into_any(),
                     Ok(None) | Err(AppError::Unauthenticated) => {
                         let path = location.pathname.get_untracked();
                         let search = location.search.get_untracked();
                         let search = search.trim_start_matches('?');
                         let here = if search.is_empty() { path } else { format!("{path}?{search}") };
-                        view! { <Redirect path=signin_url(&here) /> }.into_any()
+                        Some(view! { <Redirect path=signin_url(&here) /> }.into_any())
                     }
-                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                    Err(error) => Some(view! { <ErrorPanel error /> }.into_any()),
+                    Ok(Some(_)) => None,
                 }
             })}
         </Suspense>
@@ -37,15 +49,9 @@ pub fn AppLayout() -> impl IntoView {
 }
 
 #[component]
-fn Frame(me: CurrentUser) -> impl IntoView {
+fn Frame() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let user = expect_context::<UserResource>().0;
-    let display_name = move || {
-        user.get()
-            .and_then(|r| r.ok().flatten())
-            .map(|u| u.display_name)
-            .unwrap_or_else(|| me.display_name.clone())
-    };
     view! {
         <div class="min-h-screen flex flex-col">
             <header class="border-b border-slate-200 dark:border-slate-800 bg-white/80 dark:bg-slate-900/80 backdrop-blur sticky top-0 z-40">
@@ -62,7 +68,9 @@ fn Frame(me: CurrentUser) -> impl IntoView {
                     <div class="ml-auto flex items-center gap-2">
                         <ThemeToggle />
                         <details class="relative" data-testid="user-menu">
-                            <summary class="btn-ghost cursor-pointer list-none" data-testid="user-name">{display_name}</summary>
+                            <summary class="btn-ghost cursor-pointer list-none" data-testid="user-name">
+                                <Suspense fallback=|| "…">{move || Suspend::new(async move { user.await.ok().flatten().map(|u| u.display_name) })}</Suspense>
+                            </summary>
                             <div class="absolute right-0 mt-2 w-48 rounded-xl border border-slate-200 dark:border-slate-800 bg-white dark:bg-slate-900 shadow-lg p-1">
                                 <a href="/settings" class="menu-item">"Account settings"</a>
                                 <ActionForm action=sign_out>
