@@ -11,6 +11,11 @@ source ./db.sh
 
 say() { printf '\n\033[1;34m[test]\033[0m %s\n' "$*"; }
 
+# cargo-leptos compiles with LEPTOS_OUTPUT_NAME set, and leptos reads it at compile time;
+# the same value here lets the tests and the site share compiled crates instead of
+# rebuilding the leptos stack each time.
+export LEPTOS_OUTPUT_NAME=chatsphere
+
 say "unit and integration tests (cargo test --release --features ssr)"
 # Release, like the server: the same compiled dependencies serve both, and password
 # hashing runs at real speed.

@@ -1,6 +1,8 @@
 //! Account rules against a real PostgreSQL, through the same functions the server
 //! functions call.
 
+mod common;
+
 use chatsphere::error::AppError;
 use chatsphere::features::auth::server::{accounts, rate_limit, sessions};
 use chatsphere::server::db::MIGRATOR;
@@ -166,29 +168,6 @@ async fn changing_the_password_ends_the_other_sessions_only(db: PgPool) {
 }
 
 /// Counts the rows that point at a user in every table with a foreign key to `users`, so
-/// this test keeps covering tables that later features add.
-async fn rows_owned_by(db: &PgPool, user_id: uuid::Uuid) -> Vec<(String, i64)> {
-    let refs: Vec<(String, String)> = sqlx::query_as(
-        "SELECT cl.relname::text, att.attname::text
-           FROM pg_constraint con
-           JOIN pg_class cl ON cl.oid = con.conrelid
-           JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = ANY (con.conkey)
-          WHERE con.contype = 'f' AND con.confrelid = 'users'::regclass",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap();
-    let mut counts = vec![];
-    for (table, column) in refs {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{table}\" WHERE \"{column}\" = $1"))
-            .bind(user_id)
-            .fetch_one(db)
-            .await
-            .unwrap();
-        counts.push((table, n));
-    }
-    counts
-}
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn deleting_an_account_removes_everything_it_owned_and_nothing_else(db: PgPool) {
@@ -197,14 +176,14 @@ async fn deleting_an_account_removes_everything_it_owned_and_nothing_else(db: Pg
     let here = sessions::create(&db, user.id, 24).await.unwrap();
     sessions::create(&db, user.id, 24).await.unwrap();
     let others_session = sessions::create(&db, other.id, 24).await.unwrap();
-    assert!(rows_owned_by(&db, user.id).await.iter().any(|(_, n)| *n > 0));
+    assert!(common::rows_referencing(&db, "users", user.id).await.iter().any(|(_, n)| *n > 0));
 
     let err = accounts::delete_account(&db, user.id, "wrong password").await.unwrap_err();
     assert_eq!(err.field(), Some("password"));
     assert!(sessions::resolve(&db, &here, 24).await.unwrap().is_some(), "a refused deletion deletes nothing");
 
     accounts::delete_account(&db, user.id, PASSWORD).await.unwrap();
-    for (table, n) in rows_owned_by(&db, user.id).await {
+    for (table, n) in common::rows_referencing(&db, "users", user.id).await {
         assert_eq!(n, 0, "{table} still holds rows of the deleted user");
     }
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE id = $1").bind(user.id).fetch_one(&db).await.unwrap();

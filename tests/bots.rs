@@ -117,29 +117,6 @@ async fn avatars_are_checked_by_content_and_size(db: PgPool) {
 }
 
 /// Rows in every table that references `bots`, so the test keeps covering the tables that
-/// knowledge, chat and analytics add.
-async fn rows_of_bot(db: &PgPool, bot_id: Uuid) -> Vec<(String, i64)> {
-    let refs: Vec<(String, String)> = sqlx::query_as(
-        "SELECT cl.relname::text, att.attname::text
-           FROM pg_constraint con
-           JOIN pg_class cl ON cl.oid = con.conrelid
-           JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = ANY (con.conkey)
-          WHERE con.contype = 'f' AND con.confrelid = 'bots'::regclass",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap();
-    let mut out = vec![];
-    for (table, column) in refs {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{table}\" WHERE \"{column}\" = $1"))
-            .bind(bot_id)
-            .fetch_one(db)
-            .await
-            .unwrap();
-        out.push((table, n));
-    }
-    out
-}
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn deleting_a_bot_leaves_no_orphans_and_spares_the_others(db: PgPool) {
@@ -154,10 +131,10 @@ async fn deleting_a_bot_leaves_no_orphans_and_spares_the_others(db: PgPool) {
         .fetch_one(&db)
         .await
         .unwrap();
-    assert!(rows_of_bot(&db, doomed_id).await.iter().any(|(_, n)| *n > 0), "the bot owns rows before deletion");
+    assert!(common::rows_referencing(&db, "bots", doomed_id).await.iter().any(|(_, n)| *n > 0), "the bot owns rows before deletion");
 
     bots::delete(&db, owner, &doomed.public_id).await.unwrap();
-    for (table, n) in rows_of_bot(&db, doomed_id).await {
+    for (table, n) in common::rows_referencing(&db, "bots", doomed_id).await {
         assert_eq!(n, 0, "{table} still holds rows of the deleted bot");
     }
     assert_eq!(bots::get(&db, owner, &doomed.public_id).await.unwrap_err(), AppError::NotFound("Bot".into()));

@@ -85,3 +85,29 @@ fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Counts, in every table with a foreign key to `table`, the rows pointing at `id`, so that
+/// deletion tests keep covering the tables later features add.
+pub async fn rows_referencing(db: &PgPool, table: &str, id: uuid::Uuid) -> Vec<(String, i64)> {
+    let refs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT cl.relname::text, att.attname::text
+           FROM pg_constraint con
+           JOIN pg_class cl ON cl.oid = con.conrelid
+           JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = ANY (con.conkey)
+          WHERE con.contype = 'f' AND con.confrelid = $1::regclass",
+    )
+    .bind(table)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let mut counts = vec![];
+    for (referencing, column) in refs {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{referencing}\" WHERE \"{column}\" = $1"))
+            .bind(id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+        counts.push((referencing, n));
+    }
+    counts
+}

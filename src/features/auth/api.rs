@@ -18,27 +18,19 @@ pub async fn sign_up(
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    use super::server::{accounts, request, sessions};
+    use super::server::{accounts, request};
     let state = crate::server::state::app_state()?;
-    let settings = &state.settings;
-    let user = accounts::sign_up(&state.db, &settings.auth, &email, &display_name, &password).await?;
-    let token = sessions::create(&state.db, user.id, settings.auth.session_ttl_hours).await?;
-    request::set_session_cookie(settings, &token);
-    leptos_axum::redirect(&super::safe_next(next.as_deref()));
-    Ok(())
+    let user = accounts::sign_up(&state.db, &state.settings.auth, &email, &display_name, &password).await?;
+    request::start_session(&state, user.id, next.as_deref()).await
 }
 
 #[server(endpoint = "auth/sign_in")]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use super::server::{accounts, request, sessions};
+    use super::server::{accounts, request};
     let state = crate::server::state::app_state()?;
-    let settings = &state.settings;
-    let ip = request::client_ip(settings);
-    let user = accounts::authenticate(&state.db, &settings.auth, &email, &password, &ip).await?;
-    let token = sessions::create(&state.db, user.id, settings.auth.session_ttl_hours).await?;
-    request::set_session_cookie(settings, &token);
-    leptos_axum::redirect(&super::safe_next(next.as_deref()));
-    Ok(())
+    let ip = request::client_ip(&state.settings);
+    let user = accounts::authenticate(&state.db, &state.settings.auth, &email, &password, &ip).await?;
+    request::start_session(&state, user.id, next.as_deref()).await
 }
 
 #[server(endpoint = "auth/sign_out")]

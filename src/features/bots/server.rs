@@ -4,7 +4,7 @@
 use super::{Bot, BotLimits, BotSettings, BotSummary, ModelChoice, Visibility};
 use crate::error::AppError;
 use rand::Rng;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -139,9 +139,33 @@ async fn check_bot_limit(tx: &mut Transaction<'_, Postgres>, owner: Uuid, limits
     Ok(())
 }
 
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds the settings as $3…$19, in the column order both INSERT and UPDATE use.
+fn bind_settings<'q>(query: PgQuery<'q>, s: &'q BotSettings) -> PgQuery<'q> {
+    query
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(&s.avatar_emoji)
+        .bind(&s.persona)
+        .bind(&s.welcome_message)
+        .bind(&s.suggested_questions)
+        .bind(&s.llm_provider)
+        .bind(&s.llm_model)
+        .bind(s.temperature)
+        .bind(s.max_answer_tokens as i32)
+        .bind(s.top_k as i32)
+        .bind(s.min_relevance)
+        .bind(s.keyword_weight)
+        .bind(s.answer_only_from_knowledge)
+        .bind(&s.fallback_message)
+        .bind(&s.accent_color)
+        .bind(s.visibility.as_str())
+}
+
 async fn insert(tx: &mut Transaction<'_, Postgres>, owner: Uuid, s: &BotSettings) -> Result<(Uuid, String), AppError> {
     let public_id = new_public_id();
-    let id: Uuid = sqlx::query_scalar(
+    let row = bind_settings(sqlx::query(
         "INSERT INTO bots (public_id, owner_id, name, description, avatar_emoji, persona, welcome_message,
             suggested_questions, llm_provider, llm_model, temperature, max_answer_tokens, top_k, min_relevance,
             keyword_weight, answer_only_from_knowledge, fallback_message, accent_color, visibility)
@@ -149,27 +173,10 @@ async fn insert(tx: &mut Transaction<'_, Postgres>, owner: Uuid, s: &BotSettings
          RETURNING id",
     )
     .bind(&public_id)
-    .bind(owner)
-    .bind(&s.name)
-    .bind(&s.description)
-    .bind(&s.avatar_emoji)
-    .bind(&s.persona)
-    .bind(&s.welcome_message)
-    .bind(&s.suggested_questions)
-    .bind(&s.llm_provider)
-    .bind(&s.llm_model)
-    .bind(s.temperature)
-    .bind(s.max_answer_tokens as i32)
-    .bind(s.top_k as i32)
-    .bind(s.min_relevance)
-    .bind(s.keyword_weight)
-    .bind(s.answer_only_from_knowledge)
-    .bind(&s.fallback_message)
-    .bind(&s.accent_color)
-    .bind(s.visibility.as_str())
+    .bind(owner), s)
     .fetch_one(&mut **tx)
     .await?;
-    Ok((id, public_id))
+    Ok((row.try_get("id")?, public_id))
 }
 
 #[instrument(skip(db, limits, models))]
@@ -202,7 +209,7 @@ pub async fn update(
     settings: BotSettings,
 ) -> Result<Bot, AppError> {
     let s = settings.validate(limits, models)?;
-    let done = sqlx::query(
+    let done = bind_settings(sqlx::query(
         "UPDATE bots SET name = $3, description = $4, avatar_emoji = $5, persona = $6, welcome_message = $7,
             suggested_questions = $8, llm_provider = $9, llm_model = $10, temperature = $11,
             max_answer_tokens = $12, top_k = $13, min_relevance = $14, keyword_weight = $15,
@@ -211,24 +218,7 @@ pub async fn update(
           WHERE public_id = $1 AND owner_id = $2",
     )
     .bind(public_id)
-    .bind(owner)
-    .bind(&s.name)
-    .bind(&s.description)
-    .bind(&s.avatar_emoji)
-    .bind(&s.persona)
-    .bind(&s.welcome_message)
-    .bind(&s.suggested_questions)
-    .bind(&s.llm_provider)
-    .bind(&s.llm_model)
-    .bind(s.temperature)
-    .bind(s.max_answer_tokens as i32)
-    .bind(s.top_k as i32)
-    .bind(s.min_relevance)
-    .bind(s.keyword_weight)
-    .bind(s.answer_only_from_knowledge)
-    .bind(&s.fallback_message)
-    .bind(&s.accent_color)
-    .bind(s.visibility.as_str())
+    .bind(owner), &s)
     .execute(db)
     .await?;
     if done.rows_affected() == 0 {

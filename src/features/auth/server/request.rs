@@ -81,6 +81,15 @@ pub fn session_cookie_header(settings: &Settings, token: &SessionToken) -> Strin
     format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", token.as_str())
 }
 
+/// Signs `user_id` in on this response: a new session, its cookie, and the redirect onward
+/// (to `next` when it is a path on this site).
+pub async fn start_session(state: &AppState, user_id: uuid::Uuid, next: Option<&str>) -> Result<(), AppError> {
+    let token = sessions::create(&state.db, user_id, state.settings.auth.session_ttl_hours).await?;
+    set_session_cookie(&state.settings, &token);
+    leptos_axum::redirect(&crate::features::auth::safe_next(next));
+    Ok(())
+}
+
 pub fn set_session_cookie(settings: &Settings, token: &SessionToken) {
     write_cookie(session_cookie_header(settings, token));
 }
