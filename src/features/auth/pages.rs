@@ -68,7 +68,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <TextField label="Email" name="email" kind="email" autocomplete="email" required=true error=error_for(result, "email") />
                 <TextField label="Display name" name="display_name" autocomplete="name" required=true maxlength=DISPLAY_NAME_MAX error=error_for(result, "display_name") />
                 <TextField label="Password" name="password" kind="password" autocomplete="new-password" required=true
-                    hint="At least 10 characters. A few unrelated words make a strong one."
+                    hint="Longer is stronger: a few unrelated words make a good one."
                     error=error_for(result, "password") />
                 <FormError result />
                 <SubmitButton label="Create account" pending_label="Creating…" pending=action.pending() />
@@ -107,8 +107,8 @@ pub fn SettingsPage() -> impl IntoView {
         }
     });
 
-    let current_name = move || user.get().and_then(|r| r.ok().flatten()).map(|u| u.display_name);
-    let email = move || user.get().and_then(|r| r.ok().flatten()).map(|u| u.email).unwrap_or_default();
+    // Awaited inside Suspense so that the server-rendered form is already filled in.
+    let me = move || async move { user.await.ok().flatten() };
 
     view! {
         <Title text="Settings" />
@@ -116,12 +116,23 @@ pub fn SettingsPage() -> impl IntoView {
         <div class="mt-8 grid gap-6 max-w-2xl">
             <section class="card">
                 <h2 class="section-title">"Profile"</h2>
-                <p class="text-sm text-slate-500 mb-4">"Signed in as " <span class="font-medium">{email}</span></p>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let me = me().await;
+                        let email = me.as_ref().map(|u| u.email.clone()).unwrap_or_default();
+                        view! { <p class="text-sm text-slate-500 mb-4">"Signed in as " <span class="font-medium">{email}</span></p> }
+                    })}
+                </Suspense>
                 <ActionForm action=profile attr:class="space-y-4">
-                    {move || view! {
-                        <TextField label="Display name" name="display_name" value=current_name().unwrap_or_default()
-                            required=true maxlength=DISPLAY_NAME_MAX error=error_for(profile.value(), "display_name") />
-                    }}
+                    <Suspense>
+                        {move || Suspend::new(async move {
+                            let name = me().await.map(|u| u.display_name).unwrap_or_default();
+                            view! {
+                                <TextField label="Display name" name="display_name" value=name
+                                    required=true maxlength=DISPLAY_NAME_MAX error=error_for(profile.value(), "display_name") />
+                            }
+                        })}
+                    </Suspense>
                     <FormError result=profile.value() />
                     <SubmitButton label="Save profile" pending_label="Saving…" pending=profile.pending() class="btn-primary" />
                 </ActionForm>
