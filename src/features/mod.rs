@@ -1,3 +1,4 @@
 pub mod auth;
 pub mod bots;
 pub mod dashboard;
+pub mod knowledge;

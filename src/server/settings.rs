@@ -14,6 +14,38 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub bots: crate::features::bots::BotLimits,
     pub llm: LlmSettings,
+    pub knowledge: KnowledgeSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KnowledgeSettings {
+    /// Largest file accepted, enforced while the upload is read.
+    pub max_upload_bytes: usize,
+    /// Chunk size and overlap, in estimated model tokens.
+    pub chunk_tokens: usize,
+    pub chunk_overlap_tokens: usize,
+    /// Ingestion workers in this process (several processes may share one database).
+    pub workers: usize,
+    /// How long a claimed job is held without a heartbeat before another worker takes it.
+    pub lease_secs: i64,
+    pub max_attempts: i32,
+    /// How often an idle worker looks for new jobs.
+    pub poll_millis: u64,
+}
+
+impl Default for KnowledgeSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 50 * 1024 * 1024,
+            chunk_tokens: 256,
+            chunk_overlap_tokens: 32,
+            workers: 1,
+            lease_secs: 60,
+            max_attempts: 5,
+            poll_millis: 500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +108,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             bots: Default::default(),
             llm: LlmSettings::default(),
+            knowledge: KnowledgeSettings::default(),
         }
     }
 }
@@ -187,6 +220,9 @@ impl Settings {
             || self.server.public_url.starts_with("https://"))
         {
             return invalid("server.public_url must start with http:// or https://");
+        }
+        if self.knowledge.lease_secs < 3 || self.knowledge.chunk_tokens < 16 || self.knowledge.max_attempts < 1 {
+            return invalid("knowledge.lease_secs must be ≥ 3, chunk_tokens ≥ 16, max_attempts ≥ 1");
         }
         if self.llm.models.is_empty() {
             return invalid("llm.models must list at least one provider/model");

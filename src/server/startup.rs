@@ -53,6 +53,7 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let pool = db::connect_and_migrate(&settings.database).await?;
     let state = AppState::new(pool, settings);
     spawn_housekeeping(&state);
+    spawn_workers(&state);
 
     let addr: SocketAddr = state.leptos_options.site_addr;
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -62,6 +63,18 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+fn spawn_workers(state: &AppState) {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    for n in 0..state.settings.knowledge.workers {
+        let worker = format!("{host}:{}:{n}", std::process::id());
+        tokio::spawn(crate::features::knowledge::server::worker::run(
+            state.db.clone(),
+            state.settings.knowledge.clone(),
+            worker,
+        ));
+    }
 }
 
 fn spawn_housekeeping(state: &AppState) {

@@ -244,6 +244,7 @@ pub struct BotSummary {
     pub avatar_url: Option<String>,
     pub accent_color: String,
     pub visibility: Visibility,
+    pub documents: i64,
     pub last_activity_at: chrono::DateTime<chrono::Utc>,
 }
 

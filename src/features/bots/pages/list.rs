@@ -122,6 +122,7 @@ fn BotCard(
                 <span class="rounded-full bg-slate-100 dark:bg-slate-800 px-2 py-0.5">
                     {match bot.visibility { Visibility::Private => "Private", Visibility::Public => "Public link" }}
                 </span>
+                <span data-testid="bot-documents">{match bot.documents { 0 => "No documents".to_string(), 1 => "1 document".to_string(), n => format!("{n} documents") }}</span>
                 <span>"Last activity " {last}</span>
             </p>
             <div class="mt-auto flex gap-2">

@@ -1,0 +1,133 @@
+//! Knowledge server functions: authenticate, then act only on the caller's bots.
+
+use super::{ChunkView, DocumentSummary, KeywordHit};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::{MultipartData, MultipartFormData};
+use uuid::Uuid;
+
+#[server(endpoint = "knowledge/list")]
+pub async fn list_documents(bot_id: String) -> Result<Vec<DocumentSummary>, AppError> {
+    let caller = crate::features::auth::server::require_user().await?;
+    super::server::store::list(&caller.state.db, caller.user.id, &bot_id).await
+}
+
+/// Text typed or pasted in by the owner, stored as a Markdown document.
+#[server(endpoint = "knowledge/add_text")]
+pub async fn add_text(bot_id: String, title: String, text: String) -> Result<DocumentSummary, AppError> {
+    use super::server::store::{self, NewDocument};
+    let caller = crate::features::auth::server::require_user().await?;
+    if text.trim().is_empty() {
+        return Err(AppError::invalid("text", "Write or paste some text."));
+    }
+    let doc = NewDocument { name: &title, source: "text", mime: "text/markdown", bytes: text.into_bytes() };
+    Ok(store::add(&caller.state.db, caller.user.id, &bot_id, doc).await?.0)
+}
+
+/// A question with its answer, kept as a small document of its own.
+#[server(endpoint = "knowledge/add_qa")]
+pub async fn add_qa(bot_id: String, question: String, answer: String) -> Result<DocumentSummary, AppError> {
+    use super::server::store::{self, NewDocument};
+    let caller = crate::features::auth::server::require_user().await?;
+    let (question, answer) = (question.trim(), answer.trim());
+    if question.is_empty() {
+        return Err(AppError::invalid("question", "Write the question."));
+    }
+    if answer.is_empty() {
+        return Err(AppError::invalid("answer", "Write the answer."));
+    }
+    let name: String = format!("Q&A: {question}").chars().take(255).collect();
+    let body = format!("# {question}\n\n{answer}\n");
+    let doc = NewDocument { name: &name, source: "qa", mime: "text/markdown", bytes: body.into_bytes() };
+    Ok(store::add(&caller.state.db, caller.user.id, &bot_id, doc).await?.0)
+}
+
+/// Multipart fields: `bot_id`, then one or more `file`s. Each file is capped while it is
+/// read; one that is too large is reported by name and the others still go in.
+#[server(endpoint = "knowledge/upload", input = MultipartFormData)]
+pub async fn upload_documents(data: MultipartData) -> Result<Vec<UploadResult>, AppError> {
+    use super::server::store::{self, NewDocument};
+    let caller = crate::features::auth::server::require_user().await?;
+    let cap = caller.state.settings.knowledge.max_upload_bytes;
+    let mut form = data.into_inner().ok_or(AppError::Internal)?;
+    let bad_form = || AppError::invalid("file", "The upload was not understood; choose the files again.");
+    let mut bot_id = None;
+    let mut results = Vec::new();
+    while let Some(mut field) = form.next_field().await.map_err(|_| bad_form())? {
+        match field.name() {
+            Some("bot_id") => bot_id = Some(field.text().await.map_err(|_| bad_form())?),
+            Some("file") => {
+                let bot = bot_id.clone().ok_or_else(bad_form)?;
+                let name = field.file_name().unwrap_or("untitled").to_owned();
+                let mime = field.content_type().map(|m| m.to_string()).unwrap_or_else(|| "application/octet-stream".into());
+                let mut bytes = Vec::new();
+                let mut too_large = false;
+                while let Some(chunk) = field.chunk().await.map_err(|_| bad_form())? {
+                    if bytes.len() + chunk.len() > cap {
+                        too_large = true;
+                        bytes = Vec::new(); // drain the rest of this file without keeping it
+                        continue;
+                    }
+                    if !too_large {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                }
+                let outcome = if too_large {
+                    Err(format!("{name} is larger than the {} MB limit.", cap / (1024 * 1024)))
+                } else {
+                    let doc = NewDocument { name: &name, source: "upload", mime: &mime, bytes };
+                    match store::add(&caller.state.db, caller.user.id, &bot, doc).await {
+                        Ok((doc, created)) => Ok((doc, created)),
+                        Err(AppError::Invalid { message, .. }) => Err(message),
+                        Err(other) => return Err(other),
+                    }
+                };
+                results.push(match outcome {
+                    Ok((document, created)) => UploadResult { name, document: Some(document), already_present: !created, error: None },
+                    Err(error) => UploadResult { name, document: None, already_present: false, error: Some(error) },
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(results)
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UploadResult {
+    pub name: String,
+    pub document: Option<DocumentSummary>,
+    /// The same content was already in this bot; nothing new was queued.
+    pub already_present: bool,
+    pub error: Option<String>,
+}
+
+#[server(endpoint = "knowledge/delete")]
+pub async fn delete_document(id: Uuid) -> Result<(), AppError> {
+    let caller = crate::features::auth::server::require_user().await?;
+    super::server::store::delete(&caller.state.db, caller.user.id, id).await
+}
+
+#[server(endpoint = "knowledge/set_enabled")]
+pub async fn set_document_enabled(id: Uuid, enabled: bool) -> Result<DocumentSummary, AppError> {
+    let caller = crate::features::auth::server::require_user().await?;
+    super::server::store::set_enabled(&caller.state.db, caller.user.id, id, enabled).await
+}
+
+#[server(endpoint = "knowledge/reprocess")]
+pub async fn reprocess_document(id: Uuid) -> Result<DocumentSummary, AppError> {
+    let caller = crate::features::auth::server::require_user().await?;
+    super::server::store::reprocess(&caller.state.db, caller.user.id, id).await
+}
+
+#[server(endpoint = "knowledge/chunks")]
+pub async fn document_chunks(id: Uuid) -> Result<Vec<ChunkView>, AppError> {
+    let caller = crate::features::auth::server::require_user().await?;
+    super::server::store::chunks(&caller.state.db, caller.user.id, id).await
+}
+
+#[server(endpoint = "knowledge/keyword_search")]
+pub async fn keyword_search(bot_id: String, query: String) -> Result<Vec<KeywordHit>, AppError> {
+    let caller = crate::features::auth::server::require_user().await?;
+    super::server::search::keyword(&caller.state.db, caller.user.id, &bot_id, &query, 20).await
+}

@@ -1,0 +1,88 @@
+//! Knowledge: what a bot knows. Documents go through a durable pipeline (extract → chunk →
+//! index) run by workers that survive crashes; chunks are searchable per bot.
+
+mod api;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+pub use api::*;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocStatus {
+    Queued,
+    Extracting,
+    Chunking,
+    Embedding,
+    Indexing,
+    Ready,
+    Failed,
+}
+
+impl DocStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocStatus::Queued => "queued",
+            DocStatus::Extracting => "extracting",
+            DocStatus::Chunking => "chunking",
+            DocStatus::Embedding => "embedding",
+            DocStatus::Indexing => "indexing",
+            DocStatus::Ready => "ready",
+            DocStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            DocStatus::Queued,
+            DocStatus::Extracting,
+            DocStatus::Chunking,
+            DocStatus::Embedding,
+            DocStatus::Indexing,
+            DocStatus::Ready,
+            DocStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+}
+
+/// A document as its owner sees it in the list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocumentSummary {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub source: String,
+    pub mime: String,
+    pub size_bytes: i64,
+    pub status: DocStatus,
+    /// 0–1 through the whole pipeline.
+    pub progress: f32,
+    /// Why it failed, in words for the owner.
+    pub error: Option<String>,
+    pub enabled: bool,
+    pub char_count: Option<i32>,
+    pub page_count: Option<i32>,
+    pub chunk_count: i32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A passage as stored: for reading a document's chunks in order, and for search results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChunkView {
+    pub id: i64,
+    pub document_id: uuid::Uuid,
+    pub document_name: String,
+    pub ordinal: i32,
+    pub heading_path: String,
+    pub page: Option<i32>,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeywordHit {
+    pub chunk: ChunkView,
+    pub score: f32,
+}

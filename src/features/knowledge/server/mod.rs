@@ -1,0 +1,9 @@
+//! Server side of knowledge: storage with ownership in every statement, the job queue, the
+//! worker that runs the pipeline, and search.
+
+pub mod chunk;
+pub mod extract;
+pub mod queue;
+pub mod search;
+pub mod store;
+pub mod worker;

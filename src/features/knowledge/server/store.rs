@@ -1,0 +1,217 @@
+//! Documents, with the owner named in every statement (through the bot), so that another
+//! user's document looks exactly like a missing one.
+
+use super::queue;
+use crate::error::AppError;
+use crate::features::knowledge::{ChunkView, DocStatus, DocumentSummary};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tracing::instrument;
+use uuid::Uuid;
+
+const SUMMARY_COLUMNS: &str = "d.id, d.name, d.source, d.mime, d.size_bytes, d.status, d.progress, d.error,
+    d.enabled, d.char_count, d.page_count, d.chunk_count, d.created_at";
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: Uuid,
+    name: String,
+    source: String,
+    mime: String,
+    size_bytes: i64,
+    status: String,
+    progress: f32,
+    error: Option<String>,
+    enabled: bool,
+    char_count: Option<i32>,
+    page_count: Option<i32>,
+    chunk_count: i32,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<SummaryRow> for DocumentSummary {
+    fn from(r: SummaryRow) -> Self {
+        DocumentSummary {
+            id: r.id,
+            name: r.name,
+            source: r.source,
+            mime: r.mime,
+            size_bytes: r.size_bytes,
+            status: DocStatus::parse(&r.status).unwrap_or(DocStatus::Failed),
+            progress: r.progress,
+            error: r.error,
+            enabled: r.enabled,
+            char_count: r.char_count,
+            page_count: r.page_count,
+            chunk_count: r.chunk_count,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub fn document_not_found() -> AppError {
+    AppError::NotFound("Document".into())
+}
+
+pub struct NewDocument<'a> {
+    pub name: &'a str,
+    pub source: &'static str,
+    pub mime: &'a str,
+    pub bytes: Vec<u8>,
+}
+
+/// Stores the original and queues it. The same bytes already in this bot give back the
+/// existing document (`false`) and queue nothing.
+#[instrument(skip(db, doc), fields(name = doc.name, size = doc.bytes.len()))]
+pub async fn add(db: &PgPool, owner: Uuid, bot_public_id: &str, doc: NewDocument<'_>) -> Result<(DocumentSummary, bool), AppError> {
+    let name = doc.name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(AppError::invalid("name", "Document names are 1 to 255 characters."));
+    }
+    let hash = Sha256::digest(&doc.bytes).to_vec();
+    let mut tx = db.begin().await?;
+    let bot_id: Uuid = sqlx::query_scalar("SELECT id FROM bots WHERE public_id = $1 AND owner_id = $2")
+        .bind(bot_public_id)
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::NotFound("Bot".into()))?;
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO documents (bot_id, name, source, mime, size_bytes, content_hash)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (bot_id, content_hash) DO NOTHING RETURNING id",
+    )
+    .bind(bot_id)
+    .bind(name)
+    .bind(doc.source)
+    .bind(doc.mime)
+    .bind(doc.bytes.len() as i64)
+    .bind(&hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let created = inserted.is_some();
+    let id = match inserted {
+        Some(id) => {
+            sqlx::query("INSERT INTO document_originals (document_id, bytes) VALUES ($1, $2)")
+                .bind(id)
+                .bind(&doc.bytes)
+                .execute(&mut *tx)
+                .await?;
+            queue::enqueue(&mut tx, id).await?;
+            id
+        }
+        None => sqlx::query_scalar("SELECT id FROM documents WHERE bot_id = $1 AND content_hash = $2")
+            .bind(bot_id)
+            .bind(&hash)
+            .fetch_one(&mut *tx)
+            .await?,
+    };
+    tx.commit().await?;
+    Ok((get(db, owner, id).await?, created))
+}
+
+pub async fn get(db: &PgPool, owner: Uuid, id: Uuid) -> Result<DocumentSummary, AppError> {
+    let row: Option<SummaryRow> = sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM documents d JOIN bots b ON b.id = d.bot_id
+          WHERE d.id = $1 AND b.owner_id = $2"
+    ))
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(db)
+    .await?;
+    row.map(Into::into).ok_or_else(document_not_found)
+}
+
+pub async fn list(db: &PgPool, owner: Uuid, bot_public_id: &str) -> Result<Vec<DocumentSummary>, AppError> {
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM bots WHERE public_id = $1 AND owner_id = $2")
+        .bind(bot_public_id)
+        .bind(owner)
+        .fetch_optional(db)
+        .await?;
+    exists.ok_or_else(|| AppError::NotFound("Bot".into()))?;
+    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM documents d JOIN bots b ON b.id = d.bot_id
+          WHERE b.public_id = $1 AND b.owner_id = $2 ORDER BY d.created_at DESC, d.name"
+    ))
+    .bind(bot_public_id)
+    .bind(owner)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Deletes the document; its original, chunks (and keyword index entries with them) and jobs
+/// go by cascade.
+pub async fn delete(db: &PgPool, owner: Uuid, id: Uuid) -> Result<(), AppError> {
+    let done = sqlx::query("DELETE FROM documents d USING bots b WHERE d.id = $1 AND b.id = d.bot_id AND b.owner_id = $2")
+        .bind(id)
+        .bind(owner)
+        .execute(db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(document_not_found());
+    }
+    Ok(())
+}
+
+/// A disabled document stays stored and indexed but is left out of every search.
+pub async fn set_enabled(db: &PgPool, owner: Uuid, id: Uuid, enabled: bool) -> Result<DocumentSummary, AppError> {
+    let done = sqlx::query(
+        "UPDATE documents d SET enabled = $3, updated_at = now() FROM bots b
+          WHERE d.id = $1 AND b.id = d.bot_id AND b.owner_id = $2",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(enabled)
+    .execute(db)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(document_not_found());
+    }
+    get(db, owner, id).await
+}
+
+/// Puts a document through the pipeline again from its kept original (after a failure, or
+/// when chunking settings changed). Its current chunks stay searchable meanwhile.
+pub async fn reprocess(db: &PgPool, owner: Uuid, id: Uuid) -> Result<DocumentSummary, AppError> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE documents d SET status = 'queued', progress = 0, error = NULL, updated_at = now() FROM bots b
+          WHERE d.id = $1 AND b.id = d.bot_id AND b.owner_id = $2",
+    )
+    .bind(id)
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(document_not_found());
+    }
+    queue::enqueue(&mut tx, id).await?;
+    tx.commit().await?;
+    get(db, owner, id).await
+}
+
+/// The live chunks of a document, in reading order.
+pub async fn chunks(db: &PgPool, owner: Uuid, id: Uuid) -> Result<Vec<ChunkView>, AppError> {
+    get(db, owner, id).await?;
+    let rows: Vec<(i64, Uuid, String, i32, String, Option<i32>, String)> = sqlx::query_as(
+        "SELECT c.id, c.document_id, d.name, c.ordinal, c.heading_path, c.page, c.text
+           FROM chunks c JOIN documents d ON d.id = c.document_id AND d.generation = c.generation
+          WHERE c.document_id = $1 ORDER BY c.ordinal",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, document_id, document_name, ordinal, heading_path, page, text)| ChunkView {
+            id,
+            document_id,
+            document_name,
+            ordinal,
+            heading_path,
+            page,
+            text,
+        })
+        .collect())
+}

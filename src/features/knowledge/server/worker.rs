@@ -1,0 +1,220 @@
+//! Runs the pipeline for queued documents: extract → chunk → index. The new chunk set is
+//! written beside the live one and swapped in by one transaction that also closes the job,
+//! so a crash at any point leaves the old set searchable and the job re-queued, and a rerun
+//! never duplicates chunks.
+
+use super::chunk::{self, Chunk};
+use super::extract::{self, Unreadable};
+use super::queue::{self, Job, Outcome};
+use crate::error::AppError;
+use crate::features::knowledge::DocStatus;
+use crate::server::settings::KnowledgeSettings;
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Why a run stopped. Unreadable input fails the document at once; anything else is retried.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("{0}")]
+    Unreadable(#[from] Unreadable),
+    #[error("the job was taken over by another worker")]
+    LostLease,
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl From<AppError> for RunError {
+    fn from(e: AppError) -> Self {
+        RunError::Transient(format!("{e:?}"))
+    }
+}
+
+impl From<sqlx::Error> for RunError {
+    fn from(e: sqlx::Error) -> Self {
+        RunError::Transient(e.to_string())
+    }
+}
+
+/// Works the queue until the process stops: the watchdog first, then one job at a time.
+pub async fn run(db: PgPool, settings: KnowledgeSettings, worker: String) {
+    tracing::info!(%worker, "ingestion worker started");
+    loop {
+        match run_once(&db, &settings, &worker).await {
+            Ok(true) => continue,
+            Ok(false) => tokio::time::sleep(Duration::from_millis(settings.poll_millis)).await,
+            Err(error) => {
+                tracing::error!(?error, "ingestion worker could not reach the queue");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// Requeues expired leases, then claims and runs one job. False when there was nothing to do.
+pub async fn run_once(db: &PgPool, settings: &KnowledgeSettings, worker: &str) -> Result<bool, AppError> {
+    queue::requeue_expired(db).await?;
+    let Some(job) = queue::claim(db, worker, settings.lease_secs).await? else {
+        return Ok(false);
+    };
+    let span = tracing::info_span!("ingest", job = job.id, document = %job.document_id, attempt = job.attempts);
+    let _enter = span.enter();
+    let heartbeat = spawn_heartbeat(db.clone(), job.clone(), worker.to_owned(), settings.lease_secs);
+    let result = process(db, settings, &job, worker).await;
+    heartbeat.abort();
+    match result {
+        Ok(()) => tracing::info!("document ready"),
+        Err(RunError::LostLease) => tracing::warn!("lease lost; another worker finishes this document"),
+        Err(RunError::Unreadable(reason)) => {
+            tracing::info!(%reason, "document cannot be read");
+            queue::give_up(db, &job, worker, &reason.0).await?;
+            mark_failed(db, job.document_id, &reason.0).await?;
+        }
+        Err(RunError::Transient(error)) => {
+            tracing::warn!(%error, "ingestion attempt failed");
+            if let Outcome::GaveUp = queue::retry_later(db, &job, worker, &error, settings.max_attempts).await? {
+                mark_failed(db, job.document_id, "Processing failed repeatedly; try again later.").await?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn spawn_heartbeat(db: PgPool, job: Job, worker: String, lease_secs: i64) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs((lease_secs / 3).max(1) as u64));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match queue::heartbeat(&db, &job, &worker, lease_secs).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => tracing::warn!(?error, "lease renewal failed"),
+            }
+        }
+    })
+}
+
+async fn set_stage(db: &PgPool, document: Uuid, status: DocStatus, progress: f32) -> Result<(), RunError> {
+    sqlx::query("UPDATE documents SET status = $2, progress = $3, error = NULL, updated_at = now() WHERE id = $1")
+        .bind(document)
+        .bind(status.as_str())
+        .bind(progress)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+async fn mark_failed(db: &PgPool, document: Uuid, reason: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE documents SET status = 'failed', error = $2, updated_at = now() WHERE id = $1")
+        .bind(document)
+        .bind(reason)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+async fn process(db: &PgPool, settings: &KnowledgeSettings, job: &Job, worker: &str) -> Result<(), RunError> {
+    let doc: Option<(String, i32, Vec<u8>)> = sqlx::query_as(
+        "SELECT d.name, d.generation, o.bytes FROM documents d JOIN document_originals o ON o.document_id = d.id
+          WHERE d.id = $1",
+    )
+    .bind(job.document_id)
+    .fetch_optional(db)
+    .await?;
+    let Some((name, generation, bytes)) = doc else {
+        return Ok(()); // deleted meanwhile; its job went with it
+    };
+    let mut stage_ms = BTreeMap::new();
+
+    set_stage(db, job.document_id, DocStatus::Extracting, 0.05).await?;
+    let started = Instant::now();
+    let extracted = tokio::task::spawn_blocking(move || extract::extract(&name, &bytes))
+        .await
+        .map_err(|e| RunError::Transient(format!("extraction task failed: {e}")))??;
+    stage_ms.insert("extracting", started.elapsed().as_millis() as u64);
+
+    set_stage(db, job.document_id, DocStatus::Chunking, 0.4).await?;
+    let started = Instant::now();
+    let (target, overlap) = (settings.chunk_tokens, settings.chunk_overlap_tokens);
+    let sections = extracted.sections.clone();
+    let chunks = tokio::task::spawn_blocking(move || chunk::chunk(&sections, target, overlap))
+        .await
+        .map_err(|e| RunError::Transient(format!("chunking task failed: {e}")))?;
+    stage_ms.insert("chunking", started.elapsed().as_millis() as u64);
+    if chunks.is_empty() {
+        return Err(Unreadable("The document has no text to index.".into()).into());
+    }
+
+    set_stage(db, job.document_id, DocStatus::Indexing, 0.8).await?;
+    let started = Instant::now();
+    let next = generation + 1;
+    let mut tx = db.begin().await?;
+    // Leftovers of an attempt that died half-way are removed before writing again.
+    sqlx::query("DELETE FROM chunks WHERE document_id = $1 AND generation >= $2")
+        .bind(job.document_id)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
+    insert_chunks(&mut tx, job.document_id, next, &chunks).await?;
+    stage_ms.insert("indexing", started.elapsed().as_millis() as u64);
+    let swapped = sqlx::query(
+        "UPDATE documents SET generation = $2, status = 'ready', progress = 1, error = NULL,
+                chunk_count = $3, char_count = $4, page_count = $5, stage_ms = $6, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(job.document_id)
+    .bind(next)
+    .bind(chunks.len() as i32)
+    .bind(extracted.char_count() as i32)
+    .bind(extracted.pages)
+    .bind(serde_json::to_value(&stage_ms).unwrap_or_default())
+    .execute(&mut *tx)
+    .await?;
+    if swapped.rows_affected() == 0 {
+        return Ok(()); // deleted while we worked
+    }
+    sqlx::query("DELETE FROM chunks WHERE document_id = $1 AND generation <> $2")
+        .bind(job.document_id)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
+    if !queue::finish(&mut tx, job, worker).await? {
+        tx.rollback().await?;
+        return Err(RunError::LostLease);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One round trip for the whole set, through arrays.
+async fn insert_chunks(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    document: Uuid,
+    generation: i32,
+    chunks: &[Chunk],
+) -> Result<(), sqlx::Error> {
+    let ordinals: Vec<i32> = chunks.iter().map(|c| c.ordinal).collect();
+    let headings: Vec<&str> = chunks.iter().map(|c| c.heading_path.as_str()).collect();
+    let pages: Vec<Option<i32>> = chunks.iter().map(|c| c.page).collect();
+    let tokens: Vec<i32> = chunks.iter().map(|c| c.token_count).collect();
+    let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO chunks (document_id, bot_id, generation, ordinal, heading_path, page, token_count, text)
+         SELECT $1, d.bot_id, $2, u.ordinal, u.heading, u.page, u.tokens, u.text
+           FROM documents d,
+                UNNEST($3::int[], $4::text[], $5::int[], $6::int[], $7::text[]) AS u(ordinal, heading, page, tokens, text)
+          WHERE d.id = $1",
+    )
+    .bind(document)
+    .bind(generation)
+    .bind(&ordinals)
+    .bind(&headings)
+    .bind(&pages)
+    .bind(&tokens)
+    .bind(&texts)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! The knowledge pipeline against a real PostgreSQL: documents become searchable chunks,
+//! bad files fail alone with a reason, a worker that dies mid-job loses nothing and leaves
+//! no duplicates, and nobody reaches another user's documents.
+
+mod common;
+
+use chatsphere::error::AppError;
+use chatsphere::features::auth::server::accounts;
+use chatsphere::features::bots::server as bots;
+use chatsphere::features::bots::BotLimits;
+use chatsphere::features::knowledge::server::store::{self, NewDocument};
+use chatsphere::features::knowledge::server::{queue, search, worker};
+use chatsphere::features::knowledge::DocStatus;
+use chatsphere::server::db::MIGRATOR;
+use chatsphere::server::settings::{AuthSettings, KnowledgeSettings, LlmSettings};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const GUIDE: &str = "# Setup\nInstall the harbour crane before the first shipment arrives.\n\n\
+## Database\nThe ledger lives in PostgreSQL and is backed up nightly.\n\n\
+# Usage\nAsk the quartermaster about cargo manifests and tide tables.\n";
+
+fn settings() -> KnowledgeSettings {
+    KnowledgeSettings { chunk_tokens: 64, chunk_overlap_tokens: 8, lease_secs: 30, ..KnowledgeSettings::default() }
+}
+
+async fn owner_and_bot(db: &PgPool, email: &str) -> (Uuid, String) {
+    let user = accounts::sign_up(db, &AuthSettings::default(), email, "Owner", "correct horse battery").await.unwrap();
+    let bot = bots::create(db, &BotLimits::default(), &LlmSettings::default().models, user.id, "Harbour").await.unwrap();
+    (user.id, bot.public_id)
+}
+
+fn text(name: &str, body: &[u8]) -> NewDocument<'static> {
+    NewDocument { name: Box::leak(name.to_owned().into_boxed_str()), source: "upload", mime: "text/plain", bytes: body.to_vec() }
+}
+
+/// Works the queue dry, as the server's workers would.
+async fn drain(db: &PgPool) {
+    while worker::run_once(db, &settings(), "test-worker").await.unwrap() {}
+}
+
+async fn live_chunk_rows(db: &PgPool, document: Uuid) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE c.generation = d.generation)
+           FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.document_id = $1",
+    )
+    .bind(document)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_document_goes_from_queued_to_ready_and_is_searchable(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (doc, created) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    assert!(created);
+    assert_eq!((doc.status, doc.progress), (DocStatus::Queued, 0.0));
+
+    drain(&db).await;
+    let doc = store::get(&db, owner, doc.id).await.unwrap();
+    assert_eq!(doc.status, DocStatus::Ready, "{:?}", doc.error);
+    assert_eq!(doc.progress, 1.0);
+    let bodies = [
+        "Install the harbour crane before the first shipment arrives.",
+        "The ledger lives in PostgreSQL and is backed up nightly.",
+        "Ask the quartermaster about cargo manifests and tide tables.",
+    ];
+    assert_eq!(doc.char_count.unwrap() as usize, bodies.iter().map(|b| b.len()).sum::<usize>(), "headings are structure, not text");
+
+    let chunks = store::chunks(&db, owner, doc.id).await.unwrap();
+    assert_eq!(chunks.len() as i32, doc.chunk_count);
+    let paths: Vec<_> = chunks.iter().map(|c| c.heading_path.as_str()).collect();
+    assert_eq!(paths, vec!["Setup", "Setup › Database", "Usage"]);
+    assert!(chunks.windows(2).all(|w| w[0].ordinal < w[1].ordinal));
+
+    let hits = search::keyword(&db, owner, &bot, "where is the ledger backed up?", 5).await.unwrap();
+    assert_eq!(hits[0].chunk.heading_path, "Setup › Database");
+    assert!(hits[0].score > 0.0 && hits[0].score < 1.0);
+    assert!(search::keyword(&db, owner, &bot, "zeppelin", 5).await.unwrap().is_empty());
+    assert!(search::keyword(&db, owner, &bot, "the and of", 5).await.unwrap().is_empty(), "stop words alone match nothing");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn identical_content_is_recognised_and_queues_nothing(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (first, _) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    drain(&db).await;
+    let (again, created) = store::add(&db, owner, &bot, text("copy of guide.md", GUIDE.as_bytes())).await.unwrap();
+    assert!(!created);
+    assert_eq!(again.id, first.id);
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_jobs").fetch_one(&db).await.unwrap();
+    assert_eq!(jobs, 1, "no second job");
+    assert_eq!(store::list(&db, owner, &bot).await.unwrap().len(), 1);
+    assert_eq!(bots::list(&db, owner).await.unwrap()[0].documents, 1, "the bot card counts it once");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn each_bad_file_fails_alone_with_a_reason(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (good, _) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    let bad: &[(&str, &[u8], &str)] = &[
+        ("empty.txt", b"", "The file is empty."),
+        ("latin1.txt", b"caf\xe9", "not valid UTF-8"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "binary data"),
+        ("scan.pdf", b"%PDF-1.4\n%\xe2\xe3", "PDF files cannot be read yet"),
+        ("report.docx", b"PK\x03\x04\x14\0\x06\0", "DOCX"),
+    ];
+    let mut ids = vec![];
+    for (name, bytes, _) in bad {
+        ids.push(store::add(&db, owner, &bot, text(name, bytes)).await.unwrap().0.id);
+    }
+    drain(&db).await;
+    for ((name, _, reason), id) in bad.iter().zip(ids) {
+        let doc = store::get(&db, owner, id).await.unwrap();
+        assert_eq!(doc.status, DocStatus::Failed, "{name}");
+        let error = doc.error.unwrap();
+        assert!(error.contains(reason), "{name}: {error}");
+        assert_eq!(live_chunk_rows(&db, id).await.0, 0, "{name} left no chunks");
+    }
+    let good = store::get(&db, owner, good.id).await.unwrap();
+    assert_eq!(good.status, DocStatus::Ready, "the good document is untouched");
+    assert!(!search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+    let failed_jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_jobs WHERE state = 'failed' AND attempts = 1")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(failed_jobs, 5, "unreadable files are not retried");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_worker_that_dies_mid_job_loses_nothing_and_duplicates_nothing(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (doc, _) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+
+    // Worker A claims the job, writes part of the next chunk set, and dies.
+    let job = queue::claim(&db, "worker-a", 30).await.unwrap().expect("a job");
+    sqlx::query(
+        "INSERT INTO chunks (document_id, bot_id, generation, ordinal, token_count, text)
+         SELECT id, bot_id, generation + 1, 0, 3, 'half written chunk' FROM documents WHERE id = $1",
+    )
+    .bind(doc.id)
+    .execute(&db)
+    .await
+    .unwrap();
+    assert!(queue::claim(&db, "worker-b", 30).await.unwrap().is_none(), "a held lease keeps the job from others");
+
+    // Its lease runs out; the watchdog in worker B's loop puts the job back and B runs it.
+    sqlx::query("UPDATE ingestion_jobs SET lease_until = now() - interval '1 second'").execute(&db).await.unwrap();
+    assert!(worker::run_once(&db, &settings(), "worker-b").await.unwrap());
+
+    let doc = store::get(&db, owner, doc.id).await.unwrap();
+    assert_eq!(doc.status, DocStatus::Ready);
+    let (all, live) = live_chunk_rows(&db, doc.id).await;
+    assert_eq!((all, live), (doc.chunk_count as i64, doc.chunk_count as i64), "no leftovers, no duplicates");
+    assert!(store::chunks(&db, owner, doc.id).await.unwrap().iter().all(|c| c.text != "half written chunk"));
+
+    // Worker A wakes up late: it can no longer commit anything.
+    let mut tx = db.begin().await.unwrap();
+    assert!(!queue::finish(&mut tx, &job, "worker-a").await.unwrap());
+    assert!(!queue::heartbeat(&db, &job, "worker-a", 30).await.unwrap());
+    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM ingestion_jobs").fetch_one(&db).await.unwrap();
+    assert_eq!(attempts, 2);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn passing_failures_are_retried_with_backoff_then_given_up(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    let job = queue::claim(&db, "w", 30).await.unwrap().unwrap();
+    assert!(matches!(queue::retry_later(&db, &job, "w", "database went away", 2).await.unwrap(), queue::Outcome::WillRetry));
+    let (state, wait): (String, f64) =
+        sqlx::query_as("SELECT state, EXTRACT(EPOCH FROM run_after - now())::float8 FROM ingestion_jobs").fetch_one(&db).await.unwrap();
+    assert_eq!(state, "pending");
+    assert!((1.0..=3.0).contains(&wait), "first retry waits about 2 s, not {wait}");
+    assert!(queue::claim(&db, "w", 30).await.unwrap().is_none(), "not before its time");
+
+    sqlx::query("UPDATE ingestion_jobs SET run_after = now()").execute(&db).await.unwrap();
+    let job = queue::claim(&db, "w", 30).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 2);
+    assert!(matches!(queue::retry_later(&db, &job, "w", "still down", 2).await.unwrap(), queue::Outcome::GaveUp));
+    let state: String = sqlx::query_scalar("SELECT state FROM ingestion_jobs").fetch_one(&db).await.unwrap();
+    assert_eq!(state, "failed");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn reprocessing_keeps_the_old_chunks_searchable_until_the_swap(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (doc, _) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    drain(&db).await;
+    let before = store::chunks(&db, owner, doc.id).await.unwrap();
+
+    let queued = store::reprocess(&db, owner, doc.id).await.unwrap();
+    assert_eq!(queued.status, DocStatus::Queued);
+    assert_eq!(store::chunks(&db, owner, doc.id).await.unwrap(), before, "the live set is untouched while queued");
+    assert!(!search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+
+    drain(&db).await;
+    let after = store::chunks(&db, owner, doc.id).await.unwrap();
+    assert_eq!(after.len(), before.len());
+    assert!(after.iter().zip(&before).all(|(a, b)| a.text == b.text && a.id != b.id), "a fresh set replaced the old");
+    let (all, live) = live_chunk_rows(&db, doc.id).await;
+    assert_eq!(all, live, "the old generation is gone");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn disabled_documents_leave_search_and_deleted_ones_leave_nothing(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (doc, _) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    drain(&db).await;
+
+    store::set_enabled(&db, owner, doc.id, false).await.unwrap();
+    assert!(search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+    store::set_enabled(&db, owner, doc.id, true).await.unwrap();
+    assert_eq!(search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().len(), 1);
+
+    store::delete(&db, owner, doc.id).await.unwrap();
+    for (table, n) in common::rows_referencing(&db, "documents", doc.id).await {
+        assert_eq!(n, 0, "{table} still holds rows of the deleted document");
+    }
+    assert!(search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn deleting_a_bot_takes_its_knowledge_with_it(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    drain(&db).await;
+    bots::delete(&db, owner, &bot).await.unwrap();
+    for table in ["documents", "document_originals", "chunks", "ingestion_jobs"] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&db).await.unwrap();
+        assert_eq!(n, 0, "{table} kept rows of the deleted bot");
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn another_user_cannot_reach_any_document(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (intruder, _) = owner_and_bot(&db, "mallory@example.com").await;
+    let (doc, _) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    drain(&db).await;
+    let doc_gone = AppError::NotFound("Document".into());
+    let bot_gone = AppError::NotFound("Bot".into());
+
+    assert_eq!(store::list(&db, intruder, &bot).await.unwrap_err(), bot_gone);
+    assert_eq!(store::add(&db, intruder, &bot, text("x.txt", b"planted")).await.unwrap_err(), bot_gone);
+    assert_eq!(store::get(&db, intruder, doc.id).await.unwrap_err(), doc_gone);
+    assert_eq!(store::chunks(&db, intruder, doc.id).await.unwrap_err(), doc_gone);
+    assert_eq!(store::set_enabled(&db, intruder, doc.id, false).await.unwrap_err(), doc_gone);
+    assert_eq!(store::reprocess(&db, intruder, doc.id).await.unwrap_err(), doc_gone);
+    assert_eq!(store::delete(&db, intruder, doc.id).await.unwrap_err(), doc_gone);
+    assert!(search::keyword(&db, intruder, &bot, "quartermaster", 5).await.unwrap().is_empty());
+
+    let doc = store::get(&db, owner, doc.id).await.unwrap();
+    assert!(doc.enabled && doc.status == DocStatus::Ready);
+    assert_eq!(store::list(&db, owner, &bot).await.unwrap().len(), 1, "nothing was planted");
+}
