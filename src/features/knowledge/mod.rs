@@ -2,10 +2,12 @@
 //! index) run by workers that survive crashes; chunks are searchable per bot.
 
 mod api;
+mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
 pub use api::*;
+pub use pages::KnowledgePage;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +33,23 @@ impl DocStatus {
             DocStatus::Indexing => "indexing",
             DocStatus::Ready => "ready",
             DocStatus::Failed => "failed",
+        }
+    }
+
+    /// Still moving through the pipeline: the page keeps polling while any document is.
+    pub fn in_progress(self) -> bool {
+        !matches!(self, DocStatus::Ready | DocStatus::Failed)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DocStatus::Queued => "Queued",
+            DocStatus::Extracting => "Extracting text",
+            DocStatus::Chunking => "Chunking",
+            DocStatus::Embedding => "Embedding",
+            DocStatus::Indexing => "Indexing",
+            DocStatus::Ready => "Ready",
+            DocStatus::Failed => "Failed",
         }
     }
 

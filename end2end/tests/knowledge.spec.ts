@@ -1,0 +1,50 @@
+import { expect, test } from "@playwright/test";
+import { signUp, uniqueEmail } from "./helpers";
+
+const GUIDE = `# Harbour guide
+
+## Cranes
+The harbour crane lifts at most forty tonnes and is inspected every March.
+
+## Tides
+High tide at the north pier comes two hours after noon in summer.
+`;
+
+test("add knowledge, watch it become ready, read its chunks and find it in the playground", async ({ page }) => {
+  await signUp(page, uniqueEmail("knowledge"), "Harbour Master");
+  await page.getByLabel("New bot").fill("Harbour Bot");
+  await page.getByRole("button", { name: "Create bot" }).click();
+  await expect(page).toHaveURL(/\/bots\/[a-z0-9]{16}$/);
+  await page.getByRole("link", { name: "Knowledge →" }).click();
+  await expect(page.getByRole("heading", { name: "Knowledge", exact: true })).toBeVisible();
+
+  // Two uploads at once: a Markdown file that works and a binary one that cannot.
+  await page.getByTestId("file-input").setInputFiles([
+    { name: "guide.md", mimeType: "text/markdown", buffer: Buffer.from(GUIDE) },
+    { name: "photo.txt", mimeType: "text/plain", buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0x0d]) },
+  ]);
+  const guide = page.getByTestId("document-row").filter({ hasText: "guide.md" });
+  const photo = page.getByTestId("document-row").filter({ hasText: "photo.txt" });
+  await expect(guide.getByTestId("document-status")).toHaveText("Ready");
+  await expect(photo.getByTestId("document-status")).toHaveText("Failed");
+  await expect(photo.getByRole("alert")).toHaveText("This file holds binary data, not text.");
+
+  // Pasted text goes through the same pipeline.
+  await page.getByLabel("Title").fill("Opening hours");
+  await page.locator("#knowledge-text").fill("The harbour office opens at seven and closes at five.");
+  await page.getByRole("button", { name: "Add text" }).click();
+  await expect(page.getByTestId("document-row").filter({ hasText: "Opening hours" }).getByTestId("document-status")).toHaveText("Ready");
+
+  await guide.getByRole("button", { name: "View chunks" }).click();
+  await expect(guide.getByTestId("chunk-list")).toContainText("Harbour guide › Tides");
+
+  await page.getByLabel("Question to search for").fill("When is high tide at the north pier?");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.getByTestId("playground-hit").first()).toContainText("High tide at the north pier");
+  await page.screenshot({ path: "test-results/knowledge.png", fullPage: true });
+
+  await page.reload();
+  await expect(page.getByTestId("document-row")).toHaveCount(3);
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  await expect(page.getByTestId("bot-card").filter({ hasText: "Harbour Bot" }).getByTestId("bot-documents")).toHaveText("3 documents");
+});
