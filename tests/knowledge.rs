@@ -103,8 +103,8 @@ async fn each_bad_file_fails_alone_with_a_reason(db: PgPool) {
         ("empty.txt", b"", "The file is empty."),
         ("latin1.txt", b"caf\xe9", "not valid UTF-8"),
         ("image.txt", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "binary data"),
-        ("scan.pdf", b"%PDF-1.4\n%\xe2\xe3", "PDF files cannot be read yet"),
-        ("report.docx", b"PK\x03\x04\x14\0\x06\0", "DOCX"),
+        ("truncated.pdf", b"%PDF-1.4\n%\xe2\xe3", "The PDF is damaged or truncated"),
+        ("report.docx", b"PK\x03\x04\x14\0\x06\0", "damaged zip archive"),
     ];
     let mut ids = vec![];
     for (name, bytes, _) in bad {
@@ -254,4 +254,147 @@ async fn another_user_cannot_reach_any_document(db: PgPool) {
     let doc = store::get(&db, owner, doc.id).await.unwrap();
     assert!(doc.enabled && doc.status == DocStatus::Ready);
     assert_eq!(store::list(&db, owner, &bot).await.unwrap().len(), 1, "nothing was planted");
+}
+
+mod files {
+    //! Real files, built with real libraries, for the extraction tests.
+    use lopdf::content::{Content, Operation};
+    use lopdf::{dictionary, Document, Object, Stream};
+    use std::io::Write;
+
+    /// A PDF with one page per entry; `None` is a page with no text layer (like a scan).
+    pub fn pdf(pages: &[Option<&str>]) -> Vec<u8> {
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font_id = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
+        let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+        let mut kids = vec![];
+        for page in pages {
+            let mut operations = vec![];
+            if let Some(text) = page {
+                operations = vec![
+                    Operation::new("BT", vec![]),
+                    Operation::new("Tf", vec!["F1".into(), 12.into()]),
+                    Operation::new("Td", vec![72.into(), 720.into()]),
+                    Operation::new("Tj", vec![Object::string_literal(*text)]),
+                    Operation::new("ET", vec![]),
+                ];
+            }
+            let content_id = doc.add_object(Stream::new(dictionary! {}, Content { operations }.encode().unwrap()));
+            kids.push(Object::from(doc.add_object(dictionary! {
+                "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+            })));
+        }
+        let count = kids.len() as i64;
+        doc.objects.insert(pages_id, Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => kids, "Count" => count, "Resources" => resources_id,
+            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+        }));
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    /// A PDF whose trailer says it is encrypted with a password we do not have.
+    pub fn encrypted_pdf() -> Vec<u8> {
+        let mut doc = Document::load_mem(&pdf(&[Some("secret")])).unwrap();
+        let encrypt_id = doc.add_object(dictionary! {
+            "Filter" => "Standard", "V" => 2, "R" => 3, "Length" => 128, "P" => -3904,
+            "O" => Object::string_literal(vec![7u8; 32]), "U" => Object::string_literal(vec![9u8; 32]),
+        });
+        doc.trailer.set("Encrypt", encrypt_id);
+        doc.trailer.set("ID", vec![Object::string_literal(vec![1u8; 16]), Object::string_literal(vec![1u8; 16])]);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    fn zip_with(parts: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in parts {
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    /// A Word document: (style, text) paragraphs.
+    pub fn docx(paragraphs: &[(&str, &str)]) -> Vec<u8> {
+        let body: String = paragraphs
+            .iter()
+            .map(|(style, text)| {
+                let style = if style.is_empty() { String::new() } else { format!(r#"<w:pPr><w:pStyle w:val="{style}"/></w:pPr>"#) };
+                format!("<w:p>{style}<w:r><w:t>{text}</w:t></w:r></w:p>")
+            })
+            .collect();
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
+        );
+        zip_with(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", xml.as_bytes())])
+    }
+
+    /// A small zip whose document part unpacks to more than the 64 MB cap.
+    pub fn docx_bomb() -> Vec<u8> {
+        let huge = vec![b' '; 65 * 1024 * 1024];
+        zip_with(&[("word/document.xml", &huge)])
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn pdf_docx_and_csv_become_cited_chunks(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let pdf = files::pdf(&[Some("The lighthouse keeper lights the lamp at dusk."), Some("Fog horns sound every thirty seconds in fog.")]);
+    let docx = files::docx(&[
+        ("Title", "Crew handbook"),
+        ("Heading1", "Meals"),
+        ("", "Breakfast is served at six &amp; dinner at seven."),
+        ("Heading1", "Watches"),
+        ("", "The night watch changes at midnight."),
+    ]);
+    let csv = b"vessel,captain,berth\nAurora,Ada,North 3\nBorealis,Grace,South 1\n";
+    let (pdf_doc, _) = store::add(&db, owner, &bot, text("keeper.pdf", &pdf)).await.unwrap();
+    let (docx_doc, _) = store::add(&db, owner, &bot, text("handbook.docx", &docx)).await.unwrap();
+    let (csv_doc, _) = store::add(&db, owner, &bot, text("berths.csv", csv)).await.unwrap();
+    drain(&db).await;
+
+    let pdf_doc = store::get(&db, owner, pdf_doc.id).await.unwrap();
+    assert_eq!(pdf_doc.status, DocStatus::Ready, "{:?}", pdf_doc.error);
+    assert_eq!(pdf_doc.page_count, Some(2));
+    let hits = search::keyword(&db, owner, &bot, "how often do fog horns sound", 3).await.unwrap();
+    assert_eq!(hits[0].chunk.document_name, "keeper.pdf");
+    assert_eq!(hits[0].chunk.page, Some(2), "the citation names the page");
+
+    let chunks = store::chunks(&db, owner, docx_doc.id).await.unwrap();
+    let paths: Vec<_> = chunks.iter().map(|c| c.heading_path.as_str()).collect();
+    assert_eq!(paths, vec!["Crew handbook › Meals", "Crew handbook › Watches"]);
+    assert_eq!(chunks[0].text, "Breakfast is served at six & dinner at seven.");
+
+    let chunks = store::chunks(&db, owner, csv_doc.id).await.unwrap();
+    assert!(chunks[0].text.contains("vessel: Borealis; captain: Grace; berth: South 1"), "{}", chunks[0].text);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn unreadable_pdfs_and_office_files_say_why(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("scan.pdf", files::pdf(&[None, None]), "No extractable text: is it a scanned PDF? OCR is not supported."),
+        ("locked.pdf", files::encrypted_pdf(), "password-protected"),
+        ("bomb.docx", files::docx_bomb(), "more than 64 MB"),
+        ("truncated.pdf", files::pdf(&[Some("cut short")])[..200].to_vec(), "damaged"),
+    ];
+    let mut ids = vec![];
+    for (name, bytes, _) in &cases {
+        ids.push(store::add(&db, owner, &bot, text(name, bytes)).await.unwrap().0.id);
+    }
+    drain(&db).await;
+    for ((name, _, reason), id) in cases.iter().zip(ids) {
+        let doc = store::get(&db, owner, id).await.unwrap();
+        assert_eq!(doc.status, DocStatus::Failed, "{name}");
+        assert!(doc.error.as_deref().unwrap_or_default().contains(reason), "{name}: {:?}", doc.error);
+    }
 }

@@ -172,7 +172,7 @@ fn Uploader(bot_id: Memo<String>, #[prop(into)] on_done: Callback<()>) -> impl I
             on:drop=on_drop
         >
             <p class="font-medium">"Drop files here"</p>
-            <p class="text-sm text-slate-500 mt-1">"Plain text and Markdown today; PDF, Office and web pages are next."</p>
+            <p class="text-sm text-slate-500 mt-1">"PDF, Word (DOCX), CSV, Markdown and plain text. PowerPoint, Excel and web pages are next."</p>
             <label class="btn-primary mt-4 cursor-pointer">
                 {move || if uploading.get() { "Uploading…" } else { "Choose files" }}
                 <input type="file" multiple class="sr-only" data-testid="file-input" on:change=on_pick />
@@ -215,7 +215,10 @@ fn DocumentRow(
         "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"
     };
     let counts = match (doc.char_count, doc.chunk_count) {
-        (Some(chars), chunks) if !busy && !failed => format!("{chars} characters · {chunks} chunks"),
+        (Some(chars), chunks) if !busy && !failed => match doc.page_count {
+            Some(pages) => format!("{pages} pages · {chars} characters · {chunks} chunks"),
+            None => format!("{chars} characters · {chunks} chunks"),
+        },
         _ => String::new(),
     };
     view! {
@@ -223,7 +226,7 @@ fn DocumentRow(
             <div class="flex items-start gap-3 flex-wrap">
                 <div class="min-w-0 flex-1">
                     <p class="font-medium truncate" class:opacity-50=!doc.enabled>{doc.name.clone()}</p>
-                    <p class="text-xs text-slate-500">{size_label(doc.size_bytes)} " · " {doc.source.clone()} " · " {counts}</p>
+                    <p class="text-xs text-slate-500">{size_label(doc.size_bytes)} " · " {doc.source.clone()} {(!counts.is_empty()).then(|| format!(" · {counts}"))}</p>
                 </div>
                 <span class=format!("text-xs rounded-full px-2 py-0.5 {badge}") data-testid="document-status">
                     {doc.status.label()}

@@ -2,6 +2,9 @@
 //! (magic bytes, NULs, UTF-8 validity) and the name only breaks ties between text formats.
 //! Every refusal is a sentence the owner can act on.
 
+mod csv;
+pub mod docx;
+mod pdf;
 mod text;
 
 /// A run of text under one heading (or on one page), the unit citations point at.
@@ -38,12 +41,10 @@ pub fn extract(name: &str, bytes: &[u8]) -> Result<Extracted, Unreadable> {
         return Err(unreadable("The file is empty."));
     }
     if bytes.starts_with(b"%PDF-") {
-        return Err(unreadable("PDF files cannot be read yet; paste the text or upload it as a .txt or .md file."));
+        return pdf::extract(bytes);
     }
     if bytes.starts_with(b"PK\x03\x04") {
-        return Err(unreadable(
-            "Office and zip files (DOCX, PPTX, XLSX) cannot be read yet; paste the text or upload it as a .txt or .md file.",
-        ));
+        return zipped(bytes);
     }
     let head = &bytes[..bytes.len().min(8192)];
     if head.contains(&0) {
@@ -61,6 +62,9 @@ pub fn extract(name: &str, bytes: &[u8]) -> Result<Extracted, Unreadable> {
     if trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html") {
         return Err(unreadable("HTML pages cannot be read yet; paste the text instead."));
     }
+    if lower.ends_with(".csv") || lower.ends_with(".tsv") {
+        return csv::extract(text);
+    }
     let sections = if lower.ends_with(".md") || lower.ends_with(".markdown") {
         text::markdown_sections(text)
     } else {
@@ -70,6 +74,20 @@ pub fn extract(name: &str, bytes: &[u8]) -> Result<Extracted, Unreadable> {
         return Err(unreadable("The file has no text in it."));
     }
     Ok(Extracted { sections, pages: None })
+}
+
+/// Zip containers are told apart by what they hold, not by their name.
+fn zipped(bytes: &[u8]) -> Result<Extracted, Unreadable> {
+    if docx::read_zip_part(bytes, "word/document.xml")?.is_some() {
+        return docx::extract(bytes);
+    }
+    let holds = |part: &str| docx::read_zip_part(bytes, part).map(|p| p.is_some());
+    if holds("ppt/presentation.xml")? || holds("xl/workbook.xml")? {
+        return Err(unreadable(
+            "PowerPoint and Excel files cannot be read yet; export them as PDF or CSV and upload that.",
+        ));
+    }
+    Err(unreadable("Zip archives are not supported; upload the documents inside it instead."))
 }
 
 #[cfg(test)]
@@ -84,8 +102,8 @@ mod tests {
     fn bad_inputs_each_get_a_reason() {
         assert_eq!(reason("a.txt", b""), "The file is empty.");
         assert_eq!(reason("a.txt", b"  \n\t "), "The file is empty.");
-        assert!(reason("a.txt", b"%PDF-1.7\n...").starts_with("PDF files cannot be read yet"));
-        assert!(reason("a.txt", b"PK\x03\x04rest").starts_with("Office and zip files"));
+        assert!(reason("a.txt", b"%PDF-1.7\n...").starts_with("The PDF is damaged"));
+        assert!(reason("a.txt", b"PK\x03\x04rest").starts_with("The file is a damaged zip archive"));
         assert_eq!(reason("photo.txt", b"\x89PNG\r\n\x1a\n\0\0\0"), "This file holds binary data, not text.");
         assert!(reason("latin1.txt", b"caf\xe9 au lait").contains("invalid bytes at position 3"));
         assert!(reason("page.txt", b"<!DOCTYPE html><p>x").starts_with("HTML pages"));
