@@ -1,5 +1,8 @@
 import { expect, test } from "@playwright/test";
+import * as path from "path";
 import { signUp, uniqueEmail } from "./helpers";
+
+const fixture = (name: string) => path.join(__dirname, "..", "fixtures", name);
 
 const GUIDE = `# Harbour guide
 
@@ -47,4 +50,33 @@ test("add knowledge, watch it become ready, read its chunks and find it in the p
   await expect(page.getByTestId("document-row")).toHaveCount(3);
   await page.getByRole("link", { name: "Dashboard" }).click();
   await expect(page.getByTestId("bot-card").filter({ hasText: "Harbour Bot" }).getByTestId("bot-documents")).toHaveText("3 documents");
+});
+
+test("upload a PDF and a DOCX, see them ready, and find a passage from each first", async ({ page }) => {
+  await signUp(page, uniqueEmail("formats"), "Format Tester");
+  await page.getByLabel("New bot").fill("Lighthouse Bot");
+  await page.getByRole("button", { name: "Create bot" }).click();
+  await expect(page).toHaveURL(/\/bots\/[a-z0-9]{16}$/);
+  await page.getByRole("link", { name: "Knowledge →" }).click();
+
+  await page.getByTestId("file-input").setInputFiles([fixture("lighthouse.pdf"), fixture("handbook.docx")]);
+  const pdf = page.getByTestId("document-row").filter({ hasText: "lighthouse.pdf" });
+  const docx = page.getByTestId("document-row").filter({ hasText: "handbook.docx" });
+  await expect(pdf.getByTestId("document-status")).toHaveText("Ready");
+  await expect(docx.getByTestId("document-status")).toHaveText("Ready");
+  await expect(pdf).toContainText("2 pages");
+
+  await docx.getByRole("button", { name: "View chunks" }).click();
+  await expect(docx.getByTestId("chunk-list")).toContainText("Crew handbook › Watches");
+
+  const question = page.getByLabel("Question to search for");
+  await question.fill("When does the night watch change?");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.getByTestId("playground-hit").first()).toContainText("The night watch changes at midnight.");
+
+  await question.fill("How often do the fog horns sound?");
+  await page.getByRole("button", { name: "Search" }).click();
+  const first = page.getByTestId("playground-hit").first();
+  await expect(first).toContainText("Fog horns sound every thirty seconds");
+  await expect(first).toContainText("lighthouse.pdf · page 2");
 });

@@ -262,7 +262,7 @@ fn DocumentRow(
                             <ol class="mt-3 space-y-2" data-testid="chunk-list">
                                 {list.into_iter().map(|c| view! {
                                     <li class="rounded-lg bg-slate-50 dark:bg-slate-950 p-3 text-sm">
-                                        <p class="text-xs text-slate-500 mb-1">"#" {c.ordinal + 1} {(!c.heading_path.is_empty()).then(|| format!(" · {}", c.heading_path))}</p>
+                                        <p class="text-xs text-slate-500 mb-1">"#" {c.ordinal + 1} {c.page.map(|p| format!(" · page {p}"))} {(!c.heading_path.is_empty()).then(|| format!(" · {}", c.heading_path))}</p>
                                         <p class="whitespace-pre-wrap">{c.text}</p>
                                     </li>
                                 }).collect_view()}
@@ -296,7 +296,8 @@ fn Playground(bot_id: Memo<String>) -> impl IntoView {
                     Some(Ok(hits)) => hits.into_iter().map(|h| view! {
                         <li class="rounded-lg bg-slate-50 dark:bg-slate-950 p-3 text-sm" data-testid="playground-hit">
                             <p class="text-xs text-slate-500 mb-1">
-                                {h.chunk.document_name} {(!h.chunk.heading_path.is_empty()).then(|| format!(" · {}", h.chunk.heading_path))}
+                                {h.chunk.document_name} {h.chunk.page.map(|p| format!(" · page {p}"))}
+                                {(!h.chunk.heading_path.is_empty()).then(|| format!(" · {}", h.chunk.heading_path))}
                                 " · keyword " {format!("{:.3}", h.score)}
                             </p>
                             <p class="line-clamp-4">{h.chunk.text}</p>
