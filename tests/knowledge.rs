@@ -398,3 +398,25 @@ async fn unreadable_pdfs_and_office_files_say_why(db: PgPool) {
         assert!(doc.error.as_deref().unwrap_or_default().contains(reason), "{name}: {:?}", doc.error);
     }
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_changed_upload_replaces_its_document_and_the_old_text_answers_until_then(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (first, _) = store::add(&db, owner, &bot, text("tides.txt", b"High tide is at noon.")).await.unwrap();
+    drain(&db).await;
+    assert!(store::get(&db, owner, first.id).await.unwrap().stage_ms.contains_key("indexing"));
+
+    let (second, created) = store::add(&db, owner, &bot, text("tides.txt", b"High tide is at two in the afternoon.")).await.unwrap();
+    assert!(created);
+    assert_eq!(second.id, first.id, "same name: the document is replaced, not duplicated");
+    assert_eq!(second.status, DocStatus::Queued);
+    let hits = search::keyword(&db, owner, &bot, "when is high tide", 5).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].chunk.text, "High tide is at noon.", "the old text answers until the new one is ready");
+
+    drain(&db).await;
+    let hits = search::keyword(&db, owner, &bot, "when is high tide", 5).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].chunk.text, "High tide is at two in the afternoon.");
+    assert_eq!(store::list(&db, owner, &bot).await.unwrap().len(), 1);
+}

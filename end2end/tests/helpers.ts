@@ -26,3 +26,12 @@ export async function signOut(page: Page) {
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/signin$/);
 }
+
+/** Creates a bot from the dashboard and opens its Knowledge page. */
+export async function createBotAndOpenKnowledge(page: Page, name: string) {
+  await page.getByLabel("New bot").fill(name);
+  await page.getByRole("button", { name: "Create bot" }).click();
+  await expect(page).toHaveURL(/\/bots\/[a-z0-9]{16}$/);
+  await page.getByRole("link", { name: "Knowledge →" }).click();
+  await expect(page.getByRole("heading", { name: "Knowledge", exact: true })).toBeVisible();
+}

@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import * as path from "path";
-import { signUp, uniqueEmail } from "./helpers";
+import { createBotAndOpenKnowledge, signUp, uniqueEmail } from "./helpers";
 
 const fixture = (name: string) => path.join(__dirname, "..", "fixtures", name);
 
@@ -15,11 +15,7 @@ High tide at the north pier comes two hours after noon in summer.
 
 test("add knowledge, watch it become ready, read its chunks and find it in the playground", async ({ page }) => {
   await signUp(page, uniqueEmail("knowledge"), "Harbour Master");
-  await page.getByLabel("New bot").fill("Harbour Bot");
-  await page.getByRole("button", { name: "Create bot" }).click();
-  await expect(page).toHaveURL(/\/bots\/[a-z0-9]{16}$/);
-  await page.getByRole("link", { name: "Knowledge →" }).click();
-  await expect(page.getByRole("heading", { name: "Knowledge", exact: true })).toBeVisible();
+  await createBotAndOpenKnowledge(page, "Harbour Bot");
 
   // Two uploads at once: a Markdown file that works and a binary one that cannot.
   await page.getByTestId("file-input").setInputFiles([
@@ -34,7 +30,7 @@ test("add knowledge, watch it become ready, read its chunks and find it in the p
 
   // Pasted text goes through the same pipeline.
   await page.getByLabel("Title").fill("Opening hours");
-  await page.locator("#knowledge-text").fill("The harbour office opens at seven and closes at five.");
+  await page.locator("#field-text").fill("The harbour office opens at seven and closes at five.");
   await page.getByRole("button", { name: "Add text" }).click();
   await expect(page.getByTestId("document-row").filter({ hasText: "Opening hours" }).getByTestId("document-status")).toHaveText("Ready");
 
@@ -54,10 +50,7 @@ test("add knowledge, watch it become ready, read its chunks and find it in the p
 
 test("upload a PDF and a DOCX, see them ready, and find a passage from each first", async ({ page }) => {
   await signUp(page, uniqueEmail("formats"), "Format Tester");
-  await page.getByLabel("New bot").fill("Lighthouse Bot");
-  await page.getByRole("button", { name: "Create bot" }).click();
-  await expect(page).toHaveURL(/\/bots\/[a-z0-9]{16}$/);
-  await page.getByRole("link", { name: "Knowledge →" }).click();
+  await createBotAndOpenKnowledge(page, "Lighthouse Bot");
 
   await page.getByTestId("file-input").setInputFiles([fixture("lighthouse.pdf"), fixture("handbook.docx")]);
   const pdf = page.getByTestId("document-row").filter({ hasText: "lighthouse.pdf" });

@@ -53,6 +53,27 @@ pub fn TextField(
     }
 }
 
+/// A labelled multi-line input with its error shown beneath it.
+#[component]
+pub fn TextArea(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = 4)] rows: u32,
+    #[prop(optional)] required: bool,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    view! {
+        <div class="space-y-1">
+            <label for=id.clone() class="block text-sm font-medium">{label}</label>
+            <textarea id=id name=name rows=rows required=required class="input"
+                aria-invalid=move || error.get().is_some().to_string() aria-describedby=error_id.clone()></textarea>
+            <p id=error_id class="text-sm text-red-600 dark:text-red-400" role="alert">{move || error.get()}</p>
+        </div>
+    }
+}
+
 /// An error from a form that belongs to no single field.
 #[component]
 pub fn FormError<T, S>(result: S) -> impl IntoView

@@ -85,6 +85,8 @@ pub struct DocumentSummary {
     pub char_count: Option<i32>,
     pub page_count: Option<i32>,
     pub chunk_count: i32,
+    /// Milliseconds per pipeline stage of the last run, in pipeline order.
+    pub stage_ms: std::collections::BTreeMap<String, u64>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -6,7 +6,7 @@ use super::{
     ReprocessDocument, SetDocumentEnabled,
 };
 use crate::error::AppError;
-use crate::ui::{error_for, use_toasts, EmptyState, FormError, SubmitButton, TextField};
+use crate::ui::{error_for, use_toasts, EmptyState, FormError, SubmitButton, TextArea, TextField};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -79,11 +79,8 @@ pub fn KnowledgePage() -> impl IntoView {
                     <ActionForm action=add_text attr:class="space-y-3">
                         <input type="hidden" name="bot_id" value=move || bot_id.get() />
                         <TextField label="Title" name="title" required=true error=error_for(add_text.value(), "name") />
-                        <div class="space-y-1">
-                            <label for="knowledge-text" class="block text-sm font-medium">"Text (Markdown headings become sections)"</label>
-                            <textarea id="knowledge-text" name="text" rows="6" class="input" required></textarea>
-                            <p class="text-sm text-red-600 dark:text-red-400" role="alert">{move || error_for(add_text.value(), "text").get()}</p>
-                        </div>
+                        <TextArea label="Text (Markdown headings become sections)" name="text" rows=6 required=true
+                            error=error_for(add_text.value(), "text") />
                         <SubmitButton label="Add text" pending_label="Adding…" pending=add_text.pending() class="btn-primary" />
                     </ActionForm>
                 </section>
@@ -92,11 +89,7 @@ pub fn KnowledgePage() -> impl IntoView {
                     <ActionForm action=add_qa attr:class="space-y-3">
                         <input type="hidden" name="bot_id" value=move || bot_id.get() />
                         <TextField label="Question" name="question" required=true error=error_for(add_qa.value(), "question") />
-                        <div class="space-y-1">
-                            <label for="knowledge-answer" class="block text-sm font-medium">"Answer"</label>
-                            <textarea id="knowledge-answer" name="answer" rows="3" class="input" required></textarea>
-                            <p class="text-sm text-red-600 dark:text-red-400" role="alert">{move || error_for(add_qa.value(), "answer").get()}</p>
-                        </div>
+                        <TextArea label="Answer" name="answer" rows=3 required=true error=error_for(add_qa.value(), "answer") />
                         <FormError result=add_qa.value() />
                         <SubmitButton label="Add Q&A" pending_label="Adding…" pending=add_qa.pending() class="btn-primary" />
                     </ActionForm>
@@ -240,6 +233,15 @@ fn DocumentRow(
                 <p class="text-xs text-slate-500 mt-1">{percent} "%"</p>
             </Show>
             {doc.error.clone().map(|e| view! { <p class="mt-2 text-sm text-red-700 dark:text-red-400" role="alert">{e}</p> })}
+            {(!busy && !doc.stage_ms.is_empty()).then(|| {
+                let order = ["extracting", "chunking", "embedding", "indexing"];
+                let times = order
+                    .iter()
+                    .filter_map(|stage| doc.stage_ms.get(*stage).map(|ms| format!("{stage} {ms} ms")))
+                    .collect::<Vec<_>>()
+                    .join(" · ");
+                view! { <p class="mt-1 text-xs text-slate-400" data-testid="stage-times">{times}</p> }
+            })}
             <div class="mt-2 flex gap-1 flex-wrap text-sm">
                 <Show when=move || !busy && !failed>
                     <button type="button" class="btn-ghost" on:click=move |_| show_chunks.update(|s| *s = !*s)>

@@ -10,7 +10,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 const SUMMARY_COLUMNS: &str = "d.id, d.name, d.source, d.mime, d.size_bytes, d.status, d.progress, d.error,
-    d.enabled, d.char_count, d.page_count, d.chunk_count, d.created_at";
+    d.enabled, d.char_count, d.page_count, d.chunk_count, d.stage_ms, d.created_at";
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
@@ -26,6 +26,7 @@ struct SummaryRow {
     char_count: Option<i32>,
     page_count: Option<i32>,
     chunk_count: i32,
+    stage_ms: serde_json::Value,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -44,6 +45,7 @@ impl From<SummaryRow> for DocumentSummary {
             char_count: r.char_count,
             page_count: r.page_count,
             chunk_count: r.chunk_count,
+            stage_ms: serde_json::from_value(r.stage_ms).unwrap_or_default(),
             created_at: r.created_at,
         }
     }
@@ -61,7 +63,8 @@ pub struct NewDocument<'a> {
 }
 
 /// Stores the original and queues it. The same bytes already in this bot give back the
-/// existing document (`false`) and queue nothing.
+/// existing document (`false`) and queue nothing; a changed upload with the name of an
+/// existing upload replaces it in place.
 #[instrument(skip(db, doc), fields(name = doc.name, size = doc.bytes.len()))]
 pub async fn add(db: &PgPool, owner: Uuid, bot_public_id: &str, doc: NewDocument<'_>) -> Result<(DocumentSummary, bool), AppError> {
     let name = doc.name.trim();
@@ -76,38 +79,76 @@ pub async fn add(db: &PgPool, owner: Uuid, bot_public_id: &str, doc: NewDocument
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| AppError::NotFound("Bot".into()))?;
-    let inserted: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO documents (bot_id, name, source, mime, size_bytes, content_hash)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (bot_id, content_hash) DO NOTHING RETURNING id",
+    let same_content: Option<Uuid> = sqlx::query_scalar("SELECT id FROM documents WHERE bot_id = $1 AND content_hash = $2")
+        .bind(bot_id)
+        .bind(&hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(id) = same_content {
+        tx.commit().await?;
+        return Ok((get(db, owner, id).await?, false));
+    }
+    // A changed file under a name the bot already has replaces that document: the new
+    // content is queued, and the old chunks answer until the new set is swapped in.
+    let replaced: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE documents SET mime = $3, size_bytes = $4, content_hash = $5, status = 'queued', progress = 0,
+                error = NULL, updated_at = now()
+          WHERE id = (SELECT id FROM documents WHERE bot_id = $1 AND name = $2 AND source = 'upload'
+                       ORDER BY created_at LIMIT 1 FOR UPDATE)
+            AND $6 = 'upload'
+        RETURNING id",
     )
     .bind(bot_id)
     .bind(name)
-    .bind(doc.source)
     .bind(doc.mime)
     .bind(doc.bytes.len() as i64)
     .bind(&hash)
+    .bind(doc.source)
     .fetch_optional(&mut *tx)
     .await?;
-    let created = inserted.is_some();
-    let id = match inserted {
+    let id = match replaced {
         Some(id) => {
+            sqlx::query("UPDATE document_originals SET bytes = $2 WHERE document_id = $1")
+                .bind(id)
+                .bind(&doc.bytes)
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+        None => {
+            // A concurrent upload of the same bytes may have won the race: then it is that one.
+            let inserted: Option<Uuid> = sqlx::query_scalar(
+                "INSERT INTO documents (bot_id, name, source, mime, size_bytes, content_hash)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (bot_id, content_hash) DO NOTHING RETURNING id",
+            )
+            .bind(bot_id)
+            .bind(name)
+            .bind(doc.source)
+            .bind(doc.mime)
+            .bind(doc.bytes.len() as i64)
+            .bind(&hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(id) = inserted else {
+                tx.rollback().await?;
+                let id = sqlx::query_scalar("SELECT id FROM documents WHERE bot_id = $1 AND content_hash = $2")
+                    .bind(bot_id)
+                    .bind(&hash)
+                    .fetch_one(db)
+                    .await?;
+                return Ok((get(db, owner, id).await?, false));
+            };
             sqlx::query("INSERT INTO document_originals (document_id, bytes) VALUES ($1, $2)")
                 .bind(id)
                 .bind(&doc.bytes)
                 .execute(&mut *tx)
                 .await?;
-            queue::enqueue(&mut tx, id).await?;
             id
         }
-        None => sqlx::query_scalar("SELECT id FROM documents WHERE bot_id = $1 AND content_hash = $2")
-            .bind(bot_id)
-            .bind(&hash)
-            .fetch_one(&mut *tx)
-            .await?,
     };
+    queue::enqueue(&mut tx, id).await?;
     tx.commit().await?;
-    Ok((get(db, owner, id).await?, created))
+    Ok((get(db, owner, id).await?, true))
 }
 
 pub async fn get(db: &PgPool, owner: Uuid, id: Uuid) -> Result<DocumentSummary, AppError> {
