@@ -6,8 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-# One shared build folder: run.sh, test.sh and every checkout reuse what is compiled.
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatsphere/target}
 source ./db.sh
 echo "[run] database: ${DATABASE_URL%%\?*}"
 exec cargo leptos serve --release

@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatsphere/target}
+# One build folder per checkout, shared by run.sh and test.sh. Not one across checkouts:
+# cargo keeps their dependencies apart but not their final binary and WASM, and a build it
+# finds fresh does not copy them back, so one checkout could serve another's outputs.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 source ./db.sh
 
 say() { printf '\n\033[1;34m[test]\033[0m %s\n' "$*"; }
