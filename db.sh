@@ -6,7 +6,12 @@
 #
 #   source ./db.sh          exports DATABASE_URL (starting the private cluster if needed)
 #   ./db.sh start|stop|status|psql
-set -euo pipefail
+
+# Strict mode only when run as a command: sourced into an interactive shell it would make
+# that shell exit on the first failing command.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+fi
 
 CHATSPHERE_ROOT=${CHATSPHERE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 PG_FIRST_PORT=${CHATSPHERE_PG_PORT:-55432}
