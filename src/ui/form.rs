@@ -15,6 +15,29 @@ where
     })
 }
 
+/// The frame every form control shares: its label, an optional hint, and its error beneath,
+/// tied to the control by ids (`field-{name}`, `field-{name}-error`) for screen readers.
+#[component]
+fn FieldShell(
+    label: &'static str,
+    name: &'static str,
+    hint: Option<&'static str>,
+    error: Signal<Option<String>>,
+    children: Children,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    view! {
+        <div class="space-y-1">
+            <label for=id.clone() class="block text-sm font-medium">{label}</label>
+            {children()}
+            {hint.map(|h| view! { <p class="text-xs text-slate-500">{h}</p> })}
+            <p id=format!("{id}-error") class="text-sm text-red-600 dark:text-red-400" role="alert">
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
 /// A labelled input with its error shown beneath it.
 #[component]
 pub fn TextField(
@@ -28,13 +51,10 @@ pub fn TextField(
     #[prop(optional)] maxlength: Option<usize>,
     #[prop(into)] error: Signal<Option<String>>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
-    let error_id = format!("{id}-error");
     view! {
-        <div class="space-y-1">
-            <label for=id.clone() class="block text-sm font-medium">{label}</label>
+        <FieldShell label name hint error>
             <input
-                id=id
+                id=format!("field-{name}")
                 name=name
                 type=kind
                 value=value
@@ -42,14 +62,10 @@ pub fn TextField(
                 maxlength=maxlength
                 required=required
                 aria-invalid=move || error.get().is_some().to_string()
-                aria-describedby=error_id.clone()
+                aria-describedby=format!("field-{name}-error")
                 class="input"
             />
-            {hint.map(|h| view! { <p class="text-xs text-slate-500">{h}</p> })}
-            <p id=error_id class="text-sm text-red-600 dark:text-red-400" role="alert">
-                {move || error.get()}
-            </p>
-        </div>
+        </FieldShell>
     }
 }
 
@@ -62,15 +78,12 @@ pub fn TextArea(
     #[prop(optional)] required: bool,
     #[prop(into)] error: Signal<Option<String>>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
-    let error_id = format!("{id}-error");
     view! {
-        <div class="space-y-1">
-            <label for=id.clone() class="block text-sm font-medium">{label}</label>
-            <textarea id=id name=name rows=rows required=required class="input"
-                aria-invalid=move || error.get().is_some().to_string() aria-describedby=error_id.clone()></textarea>
-            <p id=error_id class="text-sm text-red-600 dark:text-red-400" role="alert">{move || error.get()}</p>
-        </div>
+        <FieldShell label name hint=None error>
+            <textarea id=format!("field-{name}") name=name rows=rows required=required class="input"
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=format!("field-{name}-error")></textarea>
+        </FieldShell>
     }
 }
 
