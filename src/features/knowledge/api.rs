@@ -1,6 +1,6 @@
 //! Knowledge server functions: authenticate, then act only on the caller's bots.
 
-use super::{ChunkView, DocumentSummary, KeywordHit};
+use super::{ChunkView, DocumentSummary, SearchHit};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
@@ -126,8 +126,12 @@ pub async fn document_chunks(id: Uuid) -> Result<Vec<ChunkView>, AppError> {
     super::server::store::chunks(&caller.state.db, caller.user.id, id).await
 }
 
-#[server(endpoint = "knowledge/keyword_search")]
-pub async fn keyword_search(bot_id: String, query: String) -> Result<Vec<KeywordHit>, AppError> {
+/// The retrieval playground: what the bot would find for `query`, with every score.
+#[server(endpoint = "knowledge/search")]
+pub async fn search_knowledge(bot_id: String, query: String) -> Result<Vec<SearchHit>, AppError> {
+    use super::server::search;
     let caller = crate::features::auth::server::require_user().await?;
-    super::server::search::keyword(&caller.state.db, caller.user.id, &bot_id, &query, 20).await
+    let db = &caller.state.db;
+    let bot = search::owned_bot(db, caller.user.id, &bot_id).await?;
+    search::hybrid(db, &caller.state.providers, &bot, &query, 10).await
 }

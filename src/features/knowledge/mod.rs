@@ -107,3 +107,13 @@ pub struct KeywordHit {
     pub chunk: ChunkView,
     pub score: f32,
 }
+
+/// A passage found by the bot's hybrid retrieval, with each list's score: keyword (0–1, full
+/// text rank), vector (cosine similarity) and the fused rank score (1 = first in both lists).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub chunk: ChunkView,
+    pub keyword: Option<f32>,
+    pub vector: Option<f32>,
+    pub fused: f32,
+}

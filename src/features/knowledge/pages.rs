@@ -2,7 +2,7 @@
 //! their chunks, and try keyword retrieval in the playground.
 
 use super::{
-    document_chunks, keyword_search, list_documents, AddQa, AddText, DeleteDocument, DocumentSummary,
+    document_chunks, search_knowledge, list_documents, AddQa, AddText, DeleteDocument, DocumentSummary,
     ReprocessDocument, SetDocumentEnabled,
 };
 use crate::error::AppError;
@@ -280,11 +280,13 @@ fn DocumentRow(
 #[component]
 fn Playground(bot_id: Memo<String>) -> impl IntoView {
     let query = RwSignal::new(String::new());
-    let search = Action::new(move |q: &String| keyword_search(bot_id.get_untracked(), q.clone()));
+    let search = Action::new(move |q: &String| search_knowledge(bot_id.get_untracked(), q.clone()));
     view! {
         <section class="card">
             <h2 class="section-title">"Retrieval playground"</h2>
-            <p class="text-sm text-slate-500 mb-3">"Ask a question and see which passages the bot would find, best first."</p>
+            <p class="text-sm text-slate-500 mb-3">
+                "Ask a question and see which passages the bot would find, best first: keyword and meaning (vector) matches fused by the bot's balance setting."
+            </p>
             <form class="flex gap-2" on:submit=move |ev| { ev.prevent_default(); search.dispatch(query.get_untracked()); }>
                 <input class="input" aria-label="Question to search for" placeholder="Ask a question…"
                     prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev)) />
@@ -300,7 +302,11 @@ fn Playground(bot_id: Memo<String>) -> impl IntoView {
                             <p class="text-xs text-slate-500 mb-1">
                                 {h.chunk.document_name} {h.chunk.page.map(|p| format!(" · page {p}"))}
                                 {(!h.chunk.heading_path.is_empty()).then(|| format!(" · {}", h.chunk.heading_path))}
-                                " · keyword " {format!("{:.3}", h.score)}
+                            </p>
+                            <p class="text-xs text-slate-500 mb-1 flex gap-3" data-testid="playground-scores">
+                                <span title="Fused rank score: 1 = first by both keyword and meaning">"fused " {format!("{:.3}", h.fused)}</span>
+                                <span title="Full-text rank, 0–1">"keyword " {h.keyword.map(|s| format!("{s:.3}")).unwrap_or_else(|| "–".into())}</span>
+                                <span title="Cosine similarity of meaning, −1–1">"vector " {h.vector.map(|s| format!("{s:.3}")).unwrap_or_else(|| "–".into())}</span>
                             </p>
                             <p class="line-clamp-4">{h.chunk.text}</p>
                         </li>

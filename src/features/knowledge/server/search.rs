@@ -1,37 +1,156 @@
-//! Keyword search over a bot's live, enabled chunks with PostgreSQL full-text search.
+//! Retrieval over a bot's live, enabled chunks: keyword search in PostgreSQL full-text search,
+//! vector search through the configured store, and their reciprocal-rank fusion weighted by
+//! the bot's keyword/vector balance. Chat retrieves through `hybrid` too.
 
 use crate::error::AppError;
-use crate::features::knowledge::{ChunkView, KeywordHit};
+use crate::features::knowledge::{ChunkView, KeywordHit, SearchHit};
+use crate::providers::embed::Purpose;
+use crate::providers::Providers;
 use sqlx::PgPool;
+use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Ranked passages for `query`. Terms are OR-ed (a question rarely repeats every word of
+/// RRF's rank constant: 60 as in Cormack et al., which keeps one list's top hit from
+/// drowning the other list.
+const RRF_K: f32 = 60.0;
+
+/// How deep each list is read before fusing.
+fn depth(limit: usize) -> usize {
+    (limit * 4).max(50)
+}
+
+/// The bot an owner may search, with its balance setting.
+pub struct SearchBot {
+    pub id: Uuid,
+    pub keyword_weight: f32,
+}
+
+pub async fn owned_bot(db: &PgPool, owner: Uuid, bot_public_id: &str) -> Result<SearchBot, AppError> {
+    let row: Option<(Uuid, f32)> = sqlx::query_as("SELECT id, keyword_weight FROM bots WHERE public_id = $1 AND owner_id = $2")
+        .bind(bot_public_id)
+        .bind(owner)
+        .fetch_optional(db)
+        .await?;
+    row.map(|(id, keyword_weight)| SearchBot { id, keyword_weight }).ok_or_else(|| AppError::NotFound("Bot".into()))
+}
+
+/// Chunk ids and scores for `query`. Terms are OR-ed (a question rarely repeats every word of
 /// its answer) and ranked by cover density, normalised into 0–1 by rank / (rank + 1).
-pub async fn keyword(db: &PgPool, owner: Uuid, bot_public_id: &str, query: &str, limit: i64) -> Result<Vec<KeywordHit>, AppError> {
-    let rows: Vec<(i64, Uuid, String, i32, String, Option<i32>, String, f32)> = sqlx::query_as(
+async fn keyword_ranked(db: &PgPool, bot: Uuid, query: &str, limit: usize) -> Result<Vec<(i64, f32)>, AppError> {
+    Ok(sqlx::query_as(
         "WITH q AS (
-            SELECT NULLIF(replace(plainto_tsquery('english', $3)::text, '&', '|'), '')::tsquery AS tsq
+            SELECT NULLIF(replace(plainto_tsquery('english', $2)::text, '&', '|'), '')::tsquery AS tsq
          )
-         SELECT c.id, c.document_id, d.name, c.ordinal, c.heading_path, c.page, c.text,
-                (ts_rank_cd(c.tsv, q.tsq, 1) / (ts_rank_cd(c.tsv, q.tsq, 1) + 1))::real AS score
+         SELECT c.id, (ts_rank_cd(c.tsv, q.tsq, 1) / (ts_rank_cd(c.tsv, q.tsq, 1) + 1))::real AS score
            FROM q, chunks c
            JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled
-           JOIN bots b ON b.id = c.bot_id
-          WHERE b.public_id = $1 AND b.owner_id = $2 AND q.tsq IS NOT NULL AND c.tsv @@ q.tsq
+          WHERE c.bot_id = $1 AND q.tsq IS NOT NULL AND c.tsv @@ q.tsq
           ORDER BY score DESC, c.id
-          LIMIT $4",
+          LIMIT $3",
     )
-    .bind(bot_public_id)
-    .bind(owner)
+    .bind(bot)
     .bind(query)
-    .bind(limit)
+    .bind(limit as i64)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The passages behind `ids`, if still live and enabled in `bot`.
+async fn chunk_views(db: &PgPool, bot: Uuid, ids: &[i64]) -> Result<HashMap<i64, ChunkView>, AppError> {
+    let rows: Vec<(i64, Uuid, String, i32, String, Option<i32>, String)> = sqlx::query_as(
+        "SELECT c.id, c.document_id, d.name, c.ordinal, c.heading_path, c.page, c.text
+           FROM chunks c
+           JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled
+          WHERE c.bot_id = $1 AND c.id = ANY($2)",
+    )
+    .bind(bot)
+    .bind(ids)
     .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, document_id, document_name, ordinal, heading_path, page, text, score)| KeywordHit {
-            chunk: ChunkView { id, document_id, document_name, ordinal, heading_path, page, text },
-            score,
+        .map(|(id, document_id, document_name, ordinal, heading_path, page, text)| {
+            (id, ChunkView { id, document_id, document_name, ordinal, heading_path, page, text })
         })
         .collect())
+}
+
+/// Keyword search alone, for an owner.
+pub async fn keyword(db: &PgPool, owner: Uuid, bot_public_id: &str, query: &str, limit: i64) -> Result<Vec<KeywordHit>, AppError> {
+    let bot = owned_bot(db, owner, bot_public_id).await?;
+    let ranked = keyword_ranked(db, bot.id, query, limit.max(0) as usize).await?;
+    let mut views = chunk_views(db, bot.id, &ranked.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
+    Ok(ranked.into_iter().filter_map(|(id, score)| Some(KeywordHit { chunk: views.remove(&id)?, score })).collect())
+}
+
+/// Fuses two best-first lists of chunk ids by weighted reciprocal rank. Returns
+/// `(chunk id, fused score)` best first; the score is scaled so that ranking first in both
+/// lists gives 1.0.
+pub fn fuse(keyword: &[i64], vector: &[i64], keyword_weight: f32) -> Vec<(i64, f32)> {
+    let mut fused: HashMap<i64, f32> = HashMap::new();
+    for (rank, id) in keyword.iter().enumerate() {
+        *fused.entry(*id).or_default() += keyword_weight / (RRF_K + rank as f32 + 1.0);
+    }
+    for (rank, id) in vector.iter().enumerate() {
+        *fused.entry(*id).or_default() += (1.0 - keyword_weight) / (RRF_K + rank as f32 + 1.0);
+    }
+    let mut out: Vec<(i64, f32)> = fused.into_iter().map(|(id, s)| (id, s * (RRF_K + 1.0))).collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+/// Hybrid retrieval: the best `limit` passages with their keyword, vector and fused scores.
+pub async fn hybrid(db: &PgPool, providers: &Providers, bot: &SearchBot, query: &str, limit: usize) -> Result<Vec<SearchHit>, AppError> {
+    let query = query.trim();
+    if query.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let n = depth(limit);
+    let embed = async {
+        let vectors = providers.embedder.embed(vec![query.to_owned()], Purpose::Query).await.map_err(|e| {
+            tracing::error!(error = %e, "query embedding failed");
+            AppError::Unreachable
+        })?;
+        let vector = vectors.into_iter().next().unwrap_or_default();
+        providers.vectors.query(bot.id, providers.embedder.id(), &vector, n).await.map_err(|e| {
+            tracing::error!(error = %e, "vector search failed");
+            AppError::Unreachable
+        })
+    };
+    let (keyword, vector) = tokio::join!(keyword_ranked(db, bot.id, query, n), embed);
+    let (keyword, vector) = (keyword?, vector?);
+    let keyword_ids: Vec<i64> = keyword.iter().map(|(id, _)| *id).collect();
+    let vector_ids: Vec<i64> = vector.iter().map(|h| h.chunk_id).collect();
+    let mut fused = fuse(&keyword_ids, &vector_ids, bot.keyword_weight);
+    fused.truncate(limit);
+    let keyword_scores: HashMap<i64, f32> = keyword.into_iter().collect();
+    let vector_scores: HashMap<i64, f32> = vector.into_iter().map(|h| (h.chunk_id, h.score)).collect();
+    let mut views = chunk_views(db, bot.id, &fused.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
+    Ok(fused
+        .into_iter()
+        .filter_map(|(id, score)| {
+            Some(SearchHit { chunk: views.remove(&id)?, keyword: keyword_scores.get(&id).copied(), vector: vector_scores.get(&id).copied(), fused: score })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fuse;
+
+    #[test]
+    fn fusion_rewards_agreement_and_follows_the_balance() {
+        // 2 is second in both lists and beats 1 and 3, each first in only one list.
+        let both = fuse(&[1, 2, 4], &[3, 2, 5], 0.5);
+        assert_eq!(both[0].0, 2);
+        // All keyword: the keyword order is kept; vector-only ids score zero.
+        let keyword = fuse(&[1, 2], &[3], 1.0);
+        assert_eq!(keyword.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(keyword[2].1, 0.0);
+        // Leaning to vectors puts the vector list's first ahead of the keyword list's first.
+        let vector = fuse(&[1], &[3], 0.3);
+        assert_eq!(vector[0].0, 3);
+        // First in both lists scores exactly 1.
+        assert!((fuse(&[7], &[7], 0.4)[0].1 - 1.0).abs() < 1e-6);
+    }
 }

@@ -1,12 +1,15 @@
-//! Runs the pipeline for queued documents: extract → chunk → index. The new chunk set is
-//! written beside the live one and swapped in by one transaction that also closes the job,
-//! so a crash at any point leaves the old set searchable and the job re-queued, and a rerun
-//! never duplicates chunks.
+//! Runs the pipeline for queued documents: extract → chunk → embed → index. The new chunk set
+//! and its vectors are written beside the live ones and swapped in by one transaction that also
+//! closes the job, so a crash at any point leaves the old set searchable and the job re-queued,
+//! and a rerun never duplicates chunks.
 
 use super::chunk::{self, Chunk};
 use super::extract::{self, Unreadable};
 use super::queue::{self, Job, Outcome};
 use crate::error::AppError;
+use crate::providers::embed::{EmbedError, Purpose};
+use crate::providers::vectors::{VectorError, VectorRecord};
+use crate::providers::Providers;
 use crate::features::knowledge::DocStatus;
 use crate::server::settings::KnowledgeSettings;
 use sqlx::PgPool;
@@ -31,6 +34,21 @@ impl From<AppError> for RunError {
     }
 }
 
+impl From<EmbedError> for RunError {
+    fn from(e: EmbedError) -> Self {
+        match e {
+            EmbedError::Transient(why) => RunError::Transient(format!("embedding: {why}")),
+            EmbedError::Permanent(why) => RunError::Unreadable(Unreadable(format!("The embedding model refused this text: {why}"))),
+        }
+    }
+}
+
+impl From<VectorError> for RunError {
+    fn from(e: VectorError) -> Self {
+        RunError::Transient(format!("vector store: {e}"))
+    }
+}
+
 impl From<sqlx::Error> for RunError {
     fn from(e: sqlx::Error) -> Self {
         RunError::Transient(e.to_string())
@@ -38,10 +56,10 @@ impl From<sqlx::Error> for RunError {
 }
 
 /// Works the queue until the process stops: the watchdog first, then one job at a time.
-pub async fn run(db: PgPool, settings: KnowledgeSettings, worker: String) {
+pub async fn run(db: PgPool, settings: KnowledgeSettings, providers: Providers, worker: String) {
     tracing::info!(%worker, "ingestion worker started");
     loop {
-        match run_once(&db, &settings, &worker).await {
+        match run_once(&db, &settings, &providers, &worker).await {
             Ok(true) => continue,
             Ok(false) => tokio::time::sleep(Duration::from_millis(settings.poll_millis)).await,
             Err(error) => {
@@ -53,7 +71,7 @@ pub async fn run(db: PgPool, settings: KnowledgeSettings, worker: String) {
 }
 
 /// Requeues expired leases, then claims and runs one job. False when there was nothing to do.
-pub async fn run_once(db: &PgPool, settings: &KnowledgeSettings, worker: &str) -> Result<bool, AppError> {
+pub async fn run_once(db: &PgPool, settings: &KnowledgeSettings, providers: &Providers, worker: &str) -> Result<bool, AppError> {
     queue::requeue_expired(db).await?;
     let Some(job) = queue::claim(db, worker, settings.lease_secs).await? else {
         return Ok(false);
@@ -61,7 +79,7 @@ pub async fn run_once(db: &PgPool, settings: &KnowledgeSettings, worker: &str) -
     let span = tracing::info_span!("ingest", job = job.id, document = %job.document_id, attempt = job.attempts);
     let _enter = span.enter();
     let heartbeat = spawn_heartbeat(db.clone(), job.clone(), worker.to_owned(), settings.lease_secs);
-    let result = process(db, settings, &job, worker).await;
+    let result = process(db, settings, providers, &job, worker).await;
     heartbeat.abort();
     match result {
         Ok(()) => tracing::info!("document ready"),
@@ -115,15 +133,15 @@ async fn mark_failed(db: &PgPool, document: Uuid, reason: &str) -> Result<(), Ap
     Ok(())
 }
 
-async fn process(db: &PgPool, settings: &KnowledgeSettings, job: &Job, worker: &str) -> Result<(), RunError> {
-    let doc: Option<(String, i32, Vec<u8>)> = sqlx::query_as(
-        "SELECT d.name, d.generation, o.bytes FROM documents d JOIN document_originals o ON o.document_id = d.id
+async fn process(db: &PgPool, settings: &KnowledgeSettings, providers: &Providers, job: &Job, worker: &str) -> Result<(), RunError> {
+    let doc: Option<(String, i32, Vec<u8>, Uuid)> = sqlx::query_as(
+        "SELECT d.name, d.generation, o.bytes, d.bot_id FROM documents d JOIN document_originals o ON o.document_id = d.id
           WHERE d.id = $1",
     )
     .bind(job.document_id)
     .fetch_optional(db)
     .await?;
-    let Some((name, generation, bytes)) = doc else {
+    let Some((name, generation, bytes, bot)) = doc else {
         return Ok(()); // deleted meanwhile; its job went with it
     };
     let mut stage_ms = BTreeMap::new();
@@ -135,7 +153,7 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, job: &Job, worker: &
         .map_err(|e| RunError::Transient(format!("extraction task failed: {e}")))??;
     stage_ms.insert("extracting", started.elapsed().as_millis() as u64);
 
-    set_stage(db, job.document_id, DocStatus::Chunking, 0.4).await?;
+    set_stage(db, job.document_id, DocStatus::Chunking, 0.25).await?;
     let started = Instant::now();
     let (target, overlap) = (settings.chunk_tokens, settings.chunk_overlap_tokens);
     let sections = extracted.sections.clone();
@@ -147,17 +165,35 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, job: &Job, worker: &
         return Err(Unreadable("The document has no text to index.".into()).into());
     }
 
-    set_stage(db, job.document_id, DocStatus::Indexing, 0.8).await?;
+    set_stage(db, job.document_id, DocStatus::Embedding, EMBED_FROM).await?;
+    let started = Instant::now();
+    let vectors = embed_chunks(db, providers, job.document_id, &chunks).await?;
+    stage_ms.insert("embedding", started.elapsed().as_millis() as u64);
+
+    set_stage(db, job.document_id, DocStatus::Indexing, EMBED_TO).await?;
     let started = Instant::now();
     let next = generation + 1;
+    // The new set goes in beside the live one (invisible to searches until the swap below).
+    // Leftovers of an attempt that died half-way are removed first.
     let mut tx = db.begin().await?;
-    // Leftovers of an attempt that died half-way are removed before writing again.
     sqlx::query("DELETE FROM chunks WHERE document_id = $1 AND generation >= $2")
         .bind(job.document_id)
         .bind(next)
         .execute(&mut *tx)
         .await?;
-    insert_chunks(&mut tx, job.document_id, next, &chunks).await?;
+    let Some(ids) = insert_chunks(&mut tx, job.document_id, next, &chunks).await? else {
+        return Ok(()); // deleted while we worked
+    };
+    tx.commit().await?;
+    let records = chunks
+        .iter()
+        .zip(ids)
+        .zip(vectors)
+        .map(|((c, chunk_id), vector)| VectorRecord { chunk_id, document_id: job.document_id, ordinal: c.ordinal, vector })
+        .collect();
+    providers.vectors.upsert(bot, providers.embedder.id(), records).await?;
+
+    let mut tx = db.begin().await?;
     stage_ms.insert("indexing", started.elapsed().as_millis() as u64);
     let swapped = sqlx::query(
         "UPDATE documents SET generation = $2, status = 'ready', progress = 1, error = NULL,
@@ -188,24 +224,56 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, job: &Job, worker: &
     Ok(())
 }
 
-/// One round trip for the whole set, through arrays.
+/// Progress runs through embedding between these two marks: it is most of the time.
+const EMBED_FROM: f32 = 0.3;
+const EMBED_TO: f32 = 0.9;
+
+/// Embeds in the embedder's batch size, reporting progress after each batch. The heading path
+/// goes in with the text: "Refunds › Digital goods" says what a terse passage is about.
+async fn embed_chunks(db: &PgPool, providers: &Providers, document: Uuid, chunks: &[Chunk]) -> Result<Vec<Vec<f32>>, RunError> {
+    let embedder = &providers.embedder;
+    let mut vectors = Vec::with_capacity(chunks.len());
+    for batch in chunks.chunks(embedder.batch_size()) {
+        let texts = batch.iter().map(embedding_text).collect();
+        let got = embedder.embed(texts, Purpose::Document).await?;
+        if got.len() != batch.len() || got.iter().any(|v| v.len() != embedder.dimension()) {
+            return Err(RunError::Transient("the embedder returned the wrong number or size of vectors".into()));
+        }
+        vectors.extend(got);
+        let done = vectors.len() as f32 / chunks.len() as f32;
+        set_stage(db, document, DocStatus::Embedding, EMBED_FROM + (EMBED_TO - EMBED_FROM) * done).await?;
+    }
+    Ok(vectors)
+}
+
+pub fn embedding_text(chunk: &Chunk) -> String {
+    if chunk.heading_path.is_empty() {
+        chunk.text.clone()
+    } else {
+        format!("{}\n{}", chunk.heading_path, chunk.text)
+    }
+}
+
+/// One round trip for the whole set, through arrays; returns the chunk ids in input order, or
+/// None when the document is gone.
 async fn insert_chunks(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     document: Uuid,
     generation: i32,
     chunks: &[Chunk],
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<Vec<i64>>, sqlx::Error> {
     let ordinals: Vec<i32> = chunks.iter().map(|c| c.ordinal).collect();
     let headings: Vec<&str> = chunks.iter().map(|c| c.heading_path.as_str()).collect();
     let pages: Vec<Option<i32>> = chunks.iter().map(|c| c.page).collect();
     let tokens: Vec<i32> = chunks.iter().map(|c| c.token_count).collect();
     let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
-    sqlx::query(
+    let rows: Vec<(i32, i64)> = sqlx::query_as(
         "INSERT INTO chunks (document_id, bot_id, generation, ordinal, heading_path, page, token_count, text)
          SELECT $1, d.bot_id, $2, u.ordinal, u.heading, u.page, u.tokens, u.text
            FROM documents d,
                 UNNEST($3::int[], $4::text[], $5::int[], $6::int[], $7::text[]) AS u(ordinal, heading, page, tokens, text)
-          WHERE d.id = $1",
+          WHERE d.id = $1
+         RETURNING ordinal, id",
     )
     .bind(document)
     .bind(generation)
@@ -214,7 +282,8 @@ async fn insert_chunks(
     .bind(&pages)
     .bind(&tokens)
     .bind(&texts)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(())
+    let by_ordinal: std::collections::HashMap<i32, i64> = rows.into_iter().collect();
+    Ok(chunks.iter().map(|c| by_ordinal.get(&c.ordinal).copied()).collect())
 }

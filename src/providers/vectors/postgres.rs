@@ -1,0 +1,176 @@
+//! The embedded vector store: vectors in PostgreSQL beside their chunks, searched exactly
+//! in-process. Each bot's live vectors are cached as one contiguous matrix, so a query is one
+//! pass of dot products; the cache is checked against `bots.knowledge_version` on every query
+//! (one primary-key read), so a swap made by any server process is seen at once.
+
+use super::{from_bytes, to_bytes, VectorError, VectorHit, VectorRecord, VectorStore};
+use crate::providers::{kernels, BoxFuture};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use uuid::Uuid;
+
+/// Above this many rows a query is scored on the blocking pool instead of the async thread.
+const INLINE_ROWS: usize = 20_000;
+
+pub struct PgVectorStore {
+    db: PgPool,
+    cache: Mutex<HashMap<(Uuid, String), Arc<BotMatrix>>>,
+    budget_bytes: usize,
+    epoch: Instant,
+}
+
+/// A bot's live, enabled vectors at one knowledge version.
+struct BotMatrix {
+    version: i64,
+    ids: Vec<i64>,
+    dim: usize,
+    rows: Vec<f32>,
+    last_used: AtomicU64,
+}
+
+impl BotMatrix {
+    fn bytes(&self) -> usize {
+        self.rows.len() * 4 + self.ids.len() * 8
+    }
+}
+
+impl PgVectorStore {
+    pub fn new(db: PgPool, cache_mb: usize) -> Self {
+        Self { db, cache: Mutex::new(HashMap::new()), budget_bytes: cache_mb * 1024 * 1024, epoch: Instant::now() }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    async fn matrix(&self, bot: Uuid, embedder: &str) -> Result<Option<Arc<BotMatrix>>, VectorError> {
+        let version: Option<i64> = sqlx::query_scalar("SELECT knowledge_version FROM bots WHERE id = $1").bind(bot).fetch_optional(&self.db).await?;
+        let Some(version) = version else { return Ok(None) };
+        let key = (bot, embedder.to_owned());
+        if let Some(hit) = self.cache.lock().unwrap().get(&key).filter(|m| m.version == version) {
+            hit.last_used.store(self.now(), Ordering::Relaxed);
+            return Ok(Some(hit.clone()));
+        }
+        // Read after the version: a swap in between makes the next query reload, never serve
+        // stale rows under a new version.
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT v.chunk_id, v.vector
+               FROM chunk_vectors v
+               JOIN chunks c ON c.id = v.chunk_id
+               JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled
+              WHERE v.bot_id = $1 AND v.embedder = $2
+              ORDER BY v.chunk_id",
+        )
+        .bind(bot)
+        .bind(embedder)
+        .fetch_all(&self.db)
+        .await?;
+        let dim = rows.first().map(|(_, v)| v.len() / 4).unwrap_or(0);
+        let mut matrix = BotMatrix { version, ids: Vec::with_capacity(rows.len()), dim, rows: Vec::with_capacity(rows.len() * dim), last_used: AtomicU64::new(self.now()) };
+        for (id, bytes) in rows {
+            if bytes.len() == dim * 4 {
+                matrix.ids.push(id);
+                matrix.rows.extend(from_bytes(&bytes));
+            }
+        }
+        let matrix = Arc::new(matrix);
+        let mut cache = self.cache.lock().unwrap();
+        cache.insert(key, matrix.clone());
+        self.evict(&mut cache);
+        Ok(Some(matrix))
+    }
+
+    /// Drops least recently used bots until the cache fits its budget (the newest always stays).
+    fn evict(&self, cache: &mut HashMap<(Uuid, String), Arc<BotMatrix>>) {
+        let mut total: usize = cache.values().map(|m| m.bytes()).sum();
+        while total > self.budget_bytes && cache.len() > 1 {
+            let Some(oldest) = cache.iter().min_by_key(|(_, m)| m.last_used.load(Ordering::Relaxed)).map(|(k, _)| k.clone()) else { break };
+            if let Some(gone) = cache.remove(&oldest) {
+                total -= gone.bytes();
+            }
+        }
+    }
+}
+
+fn top_k(matrix: &BotMatrix, query: &[f32], k: usize) -> Vec<VectorHit> {
+    if matrix.ids.is_empty() || query.len() != matrix.dim || k == 0 {
+        return Vec::new();
+    }
+    let mut scores = vec![0.0f32; matrix.ids.len()];
+    kernels::dot_rows(&matrix.rows, query, &mut scores);
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    let by_score = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(matrix.ids[*a].cmp(&matrix.ids[*b]));
+    if k < order.len() {
+        order.select_nth_unstable_by(k, by_score);
+        order.truncate(k);
+    }
+    order.sort_by(by_score);
+    order.into_iter().map(|i| VectorHit { chunk_id: matrix.ids[i], score: scores[i] }).collect()
+}
+
+impl VectorStore for PgVectorStore {
+    fn upsert<'a>(&'a self, bot: Uuid, embedder: &'a str, records: Vec<VectorRecord>) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            // Bounded statements: a 100k-chunk document must not become one 150 MB bind.
+            for batch in records.chunks(2_000) {
+                let ids: Vec<i64> = batch.iter().map(|r| r.chunk_id).collect();
+                let vectors: Vec<Vec<u8>> = batch.iter().map(|r| to_bytes(&r.vector)).collect();
+                sqlx::query(
+                    "INSERT INTO chunk_vectors (chunk_id, bot_id, embedder, vector)
+                     SELECT u.id, $1, $2, u.v FROM UNNEST($3::bigint[], $4::bytea[]) AS u(id, v)
+                     ON CONFLICT (chunk_id) DO UPDATE SET embedder = EXCLUDED.embedder, vector = EXCLUDED.vector",
+                )
+                .bind(bot)
+                .bind(embedder)
+                .bind(&ids)
+                .bind(&vectors)
+                .execute(&self.db)
+                .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn query<'a>(&'a self, bot: Uuid, embedder: &'a str, query: &'a [f32], k: usize) -> BoxFuture<'a, Result<Vec<VectorHit>, VectorError>> {
+        Box::pin(async move {
+            let Some(matrix) = self.matrix(bot, embedder).await? else { return Ok(Vec::new()) };
+            if matrix.ids.len() <= INLINE_ROWS {
+                return Ok(top_k(&matrix, query, k));
+            }
+            let query = query.to_vec();
+            tokio::task::spawn_blocking(move || top_k(&matrix, &query, k)).await.map_err(|e| VectorError::Transient(format!("search task failed: {e}")))
+        })
+    }
+
+    fn delete_document<'a>(&'a self, _bot: Uuid, _document: Uuid) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async { Ok(()) }) // chunk_vectors cascade from chunks
+    }
+
+    fn delete_bot<'a>(&'a self, bot: Uuid) -> BoxFuture<'a, Result<(), VectorError>> {
+        self.cache.lock().unwrap().retain(|(b, _), _| *b != bot);
+        Box::pin(async { Ok(()) }) // chunk_vectors cascade from bots
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix(rows: &[[f32; 2]]) -> BotMatrix {
+        BotMatrix { version: 0, ids: (1..=rows.len() as i64).collect(), dim: 2, rows: rows.iter().flatten().copied().collect(), last_used: AtomicU64::new(0) }
+    }
+
+    #[test]
+    fn top_k_ranks_by_similarity_and_breaks_ties_by_id() {
+        let m = matrix(&[[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.0, 1.0]]);
+        let hits = top_k(&m, &[0.0, 1.0], 3);
+        let ids: Vec<i64> = hits.iter().map(|h| h.chunk_id).collect();
+        assert_eq!(ids, vec![2, 4, 3]);
+        assert!((hits[2].score - 0.8).abs() < 1e-6);
+        assert_eq!(top_k(&m, &[0.0, 1.0, 0.0], 3), vec![], "a query of another dimension matches nothing");
+        assert_eq!(top_k(&m, &[1.0, 0.0], 10).len(), 4);
+    }
+}

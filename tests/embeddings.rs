@@ -1,0 +1,71 @@
+//! The in-process embedding model gives what sentence-transformers gives for the same folder
+//! (reference vectors kept in tests/fixtures, made by make_minilm_reference.py), whatever the
+//! batching, and says clearly when the folder is wrong.
+
+use chatsphere::providers::embed::local::LocalEmbedder;
+use chatsphere::providers::embed::{Embedder, Purpose};
+use chatsphere::server::settings::EmbeddingSettings;
+use std::path::Path;
+
+fn model() -> LocalEmbedder {
+    LocalEmbedder::load(Path::new(&EmbeddingSettings::default().model_dir), 2, 32).expect("./setup.sh installs the model")
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    text: String,
+    vector: Vec<f32>,
+}
+
+#[tokio::test]
+async fn matches_sentence_transformers_reference_vectors() {
+    let references: Vec<Reference> = serde_json::from_str(include_str!("fixtures/minilm_reference.json")).unwrap();
+    let model = model();
+    assert_eq!(model.dimension(), 384);
+    let texts: Vec<String> = references.iter().map(|r| r.text.clone()).collect();
+    let got = model.embed(texts, Purpose::Document).await.unwrap();
+    for (r, v) in references.iter().zip(&got) {
+        let c = cosine(&r.vector, v);
+        assert!(c >= 0.999, "cosine {c} for {:?}", r.text.chars().take(40).collect::<String>());
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "vectors are L2-normalised");
+    }
+}
+
+#[tokio::test]
+async fn batching_and_order_do_not_change_a_vector() {
+    let model = model();
+    let texts: Vec<String> = ["short one", "a somewhat longer sentence about harbour cranes and tides", "x"].map(String::from).to_vec();
+    let together = model.embed(texts.clone(), Purpose::Document).await.unwrap();
+    for (i, text) in texts.iter().enumerate() {
+        let alone = model.embed(vec![text.clone()], Purpose::Document).await.unwrap();
+        assert!(cosine(&alone[0], &together[i]) > 0.99999, "text {i} differs when batched");
+    }
+}
+
+#[tokio::test]
+async fn similar_meaning_lands_closer() {
+    let model = model();
+    let v = model
+        .embed(
+            ["How do I reset my password?", "Steps to recover a forgotten login credential", "Container cranes unload ships at the harbour"]
+                .map(String::from)
+                .to_vec(),
+            Purpose::Query,
+        )
+        .await
+        .unwrap();
+    assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.2, "{} vs {}", cosine(&v[0], &v[1]), cosine(&v[0], &v[2]));
+}
+
+#[test]
+fn a_folder_without_a_model_is_a_clear_error() {
+    let err = LocalEmbedder::load(Path::new("/nonexistent/model"), 1, 8).err().expect("must fail");
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+}
