@@ -402,6 +402,13 @@ mod files {
         zip_with(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", xml.as_bytes())])
     }
 
+    /// A zip holding `marker` (the part that says what kind of office file it is) and a part that
+    /// unpacks past the 64 MB cap.
+    pub fn office_bomb(marker: &str, big_part: &str) -> Vec<u8> {
+        let huge = vec![b' '; 65 * 1024 * 1024];
+        zip_with(&[(marker, b"<x/>"), (big_part, &huge)])
+    }
+
     /// A small zip whose document part unpacks to more than the 64 MB cap.
     pub fn docx_bomb() -> Vec<u8> {
         let huge = vec![b' '; 65 * 1024 * 1024];
@@ -443,12 +450,103 @@ async fn pdf_docx_and_csv_become_cited_chunks(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
+async fn spreadsheets_slides_and_web_pages_become_cited_chunks(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let xlsx = include_bytes!("fixtures/berths.xlsx");
+    let pptx = include_bytes!("fixtures/briefing.pptx");
+    let html = b"<!doctype html><html><head><title>Port</title></head><body><nav>Menu</nav>\
+        <article><h1>Port rules</h1><p>Speed limit in the harbour is five knots.</p>\
+        <h2>Fuel</h2><p>Refuelling only at berth South 1.</p></article><footer>Contact</footer></body></html>";
+    // Named .bin: the type comes from the content.
+    let (x, _) = store::add(&db, owner, &bot, text("berths.bin", xlsx)).await.unwrap();
+    let (p, _) = store::add(&db, owner, &bot, text("briefing.pptx", pptx)).await.unwrap();
+    let (h, _) = store::add(&db, owner, &bot, text("rules.txt", html)).await.unwrap();
+    drain(&db).await;
+
+    let sheet = store::chunks(&db, owner, x.id).await.unwrap();
+    assert_eq!(store::get(&db, owner, x.id).await.unwrap().status, DocStatus::Ready);
+    let berths = sheet.iter().find(|c| c.heading_path == "Berths").expect("a section per sheet");
+    assert!(berths.text.contains("vessel: Borealis; captain: Grace; berth: South 1; length_m: 95.5"), "{}", berths.text);
+    assert!(berths.text.contains("length_m: 120"), "whole numbers stay whole: {}", berths.text);
+    assert!(sheet.iter().any(|c| c.heading_path == "Crew" && c.text.contains("name: Linus; role: Quartermaster")));
+
+    let slides = store::chunks(&db, owner, p.id).await.unwrap();
+    assert_eq!(store::get(&db, owner, p.id).await.unwrap().page_count, Some(2));
+    assert_eq!(slides[0].heading_path, "Slide 1: Harbour safety");
+    assert!(slides[0].text.contains("Life jackets are stored in the blue lockers."));
+    assert_eq!((slides[1].heading_path.as_str(), slides[1].page), ("Slide 2: Cargo & cranes", Some(2)));
+    assert!(slides.iter().all(|c| !c.text.contains("Presenter only")), "speaker notes stay out");
+
+    let page = store::chunks(&db, owner, h.id).await.unwrap();
+    let paths: Vec<_> = page.iter().map(|c| c.heading_path.as_str()).collect();
+    assert_eq!(paths, vec!["Port rules", "Port rules › Fuel"]);
+    assert!(page.iter().all(|c| !c.text.contains("Menu") && !c.text.contains("Contact")));
+}
+
+/// A small web server for the URL tests: a page, a redirect to it, an error, a slow page, a
+/// page too large.
+async fn web_server() -> String {
+    use axum::response::{Html, Redirect};
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/page", get(|| async { Html("<html><head><title>Tides</title></head><body><main><p>Spring tides come after the full moon.</p></main></body></html>") }))
+        .route("/moved", get(|| async { Redirect::temporary("/page") }))
+        .route("/missing", get(|| async { (http::StatusCode::NOT_FOUND, "no such page") }))
+        .route("/slow", get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            Html("<p>too late</p>")
+        }))
+        .route("/huge", get(|| async { Html(format!("<p>{}</p>", "word ".repeat(100_000))) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn web_pages_are_fetched_and_each_bad_address_fails_alone(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let base = web_server().await;
+    let open = KnowledgeSettings { allow_private_urls: true, url_timeout_secs: 2, url_max_bytes: 64 * 1024, ..settings() };
+    let url_doc = |u: String| NewDocument { name: Box::leak(u.clone().into_boxed_str()), source: "url", mime: "text/uri-list", bytes: u.into_bytes() };
+    let mut ids = vec![];
+    for path in ["/moved", "/missing", "/slow", "/huge"] {
+        ids.push(store::add(&db, owner, &bot, url_doc(format!("{base}{path}"))).await.unwrap().0.id);
+    }
+    while worker::run_once(&db, &open, &common::providers(&db), "w").await.unwrap() {}
+
+    let page = store::get(&db, owner, ids[0]).await.unwrap();
+    assert_eq!(page.status, DocStatus::Ready, "{:?}", page.error);
+    let chunks = store::chunks(&db, owner, ids[0]).await.unwrap();
+    assert_eq!(chunks[0].heading_path, "Tides");
+    assert_eq!(chunks[0].text, "Spring tides come after the full moon.");
+    for (id, reason) in ids[1..].iter().zip(["HTTP 404", "did not answer within 2 seconds", "larger than"]) {
+        let doc = store::get(&db, owner, *id).await.unwrap();
+        assert_eq!(doc.status, DocStatus::Failed);
+        assert!(doc.error.as_deref().unwrap_or_default().contains(reason), "{reason}: {:?}", doc.error);
+    }
+
+    // The same address twice is one document.
+    let (again, created) = store::add(&db, owner, &bot, url_doc(format!("{base}/moved"))).await.unwrap();
+    assert!(!created && again.id == ids[0]);
+
+    // Without the test-only switch, the server refuses to fetch from its own network.
+    store::reprocess(&db, owner, ids[0]).await.unwrap();
+    while worker::run_once(&db, &settings(), &common::providers(&db), "w").await.unwrap() {}
+    let refused = store::get(&db, owner, ids[0]).await.unwrap();
+    assert!(refused.error.as_deref().unwrap_or_default().contains("private network"), "{:?}", refused.error);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
 async fn unreadable_pdfs_and_office_files_say_why(db: PgPool) {
     let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("scan.pdf", files::pdf(&[None, None]), "No extractable text: is it a scanned PDF? OCR is not supported."),
         ("locked.pdf", files::encrypted_pdf(), "password-protected"),
         ("bomb.docx", files::docx_bomb(), "more than 64 MB"),
+        ("bomb.xlsx", files::office_bomb("xl/workbook.xml", "xl/worksheets/sheet1.xml"), "more than 64 MB"),
+        ("bomb.pptx", files::office_bomb("ppt/presentation.xml", "ppt/slides/slide1.xml"), "more than 64 MB"),
+        ("old.doc", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1rest of an old Word file".to_vec(), "save the file as .docx"),
         ("truncated.pdf", files::pdf(&[Some("cut short")])[..200].to_vec(), "damaged"),
     ];
     let mut ids = vec![];

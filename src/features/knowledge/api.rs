@@ -24,6 +24,17 @@ pub async fn add_text(bot_id: String, title: String, text: String) -> Result<Doc
     Ok(store::add(&caller.state.db, caller.user.id, &bot_id, doc).await?.0)
 }
 
+/// A web page, fetched by the server's workers (and fetched again when reprocessed).
+#[server(endpoint = "knowledge/add_url")]
+pub async fn add_url(bot_id: String, url: String) -> Result<DocumentSummary, AppError> {
+    use super::server::store::{self, NewDocument};
+    let caller = crate::features::auth::server::require_user().await?;
+    let url = super::server::fetch::parse(&url).map_err(|e| AppError::invalid("url", e.0))?;
+    let name: String = url.as_str().chars().take(255).collect();
+    let doc = NewDocument { name: &name, source: "url", mime: "text/uri-list", bytes: url.as_str().as_bytes().to_vec() };
+    Ok(store::add(&caller.state.db, caller.user.id, &bot_id, doc).await?.0)
+}
+
 /// A question with its answer, kept as a small document of its own.
 #[server(endpoint = "knowledge/add_qa")]
 pub async fn add_qa(bot_id: String, question: String, answer: String) -> Result<DocumentSummary, AppError> {

@@ -2,7 +2,7 @@
 //! their chunks, and try keyword retrieval in the playground.
 
 use super::{
-    document_chunks, search_knowledge, list_documents, AddQa, AddText, DeleteDocument, DocumentSummary,
+    document_chunks, search_knowledge, list_documents, AddQa, AddText, AddUrl, DeleteDocument, DocumentSummary,
     ReprocessDocument, SetDocumentEnabled,
 };
 use crate::error::AppError;
@@ -21,15 +21,17 @@ pub fn KnowledgePage() -> impl IntoView {
 
     let add_text = ServerAction::<AddText>::new();
     let add_qa = ServerAction::<AddQa>::new();
+    let add_url = ServerAction::<AddUrl>::new();
     let delete = ServerAction::<DeleteDocument>::new();
     let toggle = ServerAction::<SetDocumentEnabled>::new();
     let retry = ServerAction::<ReprocessDocument>::new();
     let docs = Resource::new(
-        move || (bot_id.get(), changed.get(), add_text.version().get(), add_qa.version().get(), delete.version().get(), toggle.version().get(), retry.version().get()),
+        move || (bot_id.get(), changed.get(), add_text.version().get(), add_qa.version().get(), add_url.version().get(), delete.version().get(), toggle.version().get(), retry.version().get()),
         |(id, ..)| list_documents(id),
     );
     Effect::new(move |_| {
-        for result in [add_text.value().get().map(|r| r.map(|_| ())), add_qa.value().get().map(|r| r.map(|_| ())), delete.value().get()] {
+        let added = [add_text.value().get(), add_qa.value().get(), add_url.value().get()].into_iter().map(|v| v.map(|r| r.map(|_| ())));
+        for result in added.chain([delete.value().get()]) {
             if let Some(Err(e)) = result {
                 if e.field().is_none() {
                     toasts.error(e.to_string());
@@ -74,6 +76,15 @@ pub fn KnowledgePage() -> impl IntoView {
                 </section>
             </div>
             <div class="space-y-6">
+                <section class="card">
+                    <h2 class="section-title mb-4">"Web page"</h2>
+                    <ActionForm action=add_url attr:class="space-y-3">
+                        <input type="hidden" name="bot_id" value=move || bot_id.get() />
+                        <TextField label="Address" name="url" kind="url" required=true hint="The page's main text is kept; fetch it again with Retry."
+                            error=error_for(add_url.value(), "url") />
+                        <SubmitButton label="Add page" pending_label="Adding…" pending=add_url.pending() class="btn-primary" />
+                    </ActionForm>
+                </section>
                 <section class="card">
                     <h2 class="section-title mb-4">"Paste text"</h2>
                     <ActionForm action=add_text attr:class="space-y-3">

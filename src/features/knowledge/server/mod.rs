@@ -3,6 +3,7 @@
 
 pub mod chunk;
 pub mod extract;
+pub mod fetch;
 pub mod queue;
 pub mod search;
 pub mod store;

@@ -5,6 +5,7 @@
 
 use super::chunk::{self, Chunk};
 use super::extract::{self, Unreadable};
+use super::fetch;
 use super::queue::{self, Job, Outcome};
 use crate::error::AppError;
 use crate::providers::embed::{EmbedError, Purpose};
@@ -134,20 +135,28 @@ async fn mark_failed(db: &PgPool, document: Uuid, reason: &str) -> Result<(), Ap
 }
 
 async fn process(db: &PgPool, settings: &KnowledgeSettings, providers: &Providers, job: &Job, worker: &str) -> Result<(), RunError> {
-    let doc: Option<(String, i32, Vec<u8>, Uuid)> = sqlx::query_as(
-        "SELECT d.name, d.generation, o.bytes, d.bot_id FROM documents d JOIN document_originals o ON o.document_id = d.id
+    let doc: Option<(String, i32, Vec<u8>, Uuid, String)> = sqlx::query_as(
+        "SELECT d.name, d.generation, o.bytes, d.bot_id, d.source FROM documents d JOIN document_originals o ON o.document_id = d.id
           WHERE d.id = $1",
     )
     .bind(job.document_id)
     .fetch_optional(db)
     .await?;
-    let Some((name, generation, bytes, bot)) = doc else {
+    let Some((mut name, generation, mut bytes, bot, source)) = doc else {
         return Ok(()); // deleted meanwhile; its job went with it
     };
     let mut stage_ms = BTreeMap::new();
 
     set_stage(db, job.document_id, DocStatus::Extracting, 0.05).await?;
     let started = Instant::now();
+    if source == "url" {
+        // A web page's kept original is its address; each run fetches the page anew.
+        let url = String::from_utf8_lossy(&bytes).into_owned();
+        let page = fetch::fetch(&url, settings).await?;
+        sqlx::query("UPDATE documents SET size_bytes = $2 WHERE id = $1").bind(job.document_id).bind(page.bytes.len() as i64).execute(db).await?;
+        tracing::info!(url = %page.final_url, bytes = page.bytes.len(), "page fetched");
+        (name, bytes) = (page.name_hint.to_owned(), page.bytes);
+    }
     let extracted = tokio::task::spawn_blocking(move || extract::extract(&name, &bytes))
         .await
         .map_err(|e| RunError::Transient(format!("extraction task failed: {e}")))??;

@@ -15,23 +15,26 @@ pub fn extract(text: &str) -> Result<Extracted, Unreadable> {
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|_| unreadable(format!("Row {} of the CSV file could not be read.", i + 2)))?;
-        let cells: Vec<String> = record
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(j, v)| match headers.get(j).filter(|h| !h.is_empty()) {
-                Some(h) => format!("{h}: {}", v.trim()),
-                None => v.trim().to_owned(),
-            })
-            .collect();
-        if !cells.is_empty() {
-            rows.push(cells.join("; "));
-        }
+        rows.extend(labelled_row(&headers, record.iter()));
     }
     if rows.is_empty() {
         return Err(unreadable("The CSV file has a header but no rows."));
     }
     Ok(Extracted { sections: vec![Section { heading_path: String::new(), page: None, text: rows.join("\n\n") }], pages: None })
+}
+
+/// "Header: value; …" for the non-empty cells of a row, None when all are empty. Shared with
+/// spreadsheets.
+pub fn labelled_row<'a>(headers: &[String], cells: impl Iterator<Item = &'a str>) -> Option<String> {
+    let cells: Vec<String> = cells
+        .enumerate()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(j, v)| match headers.get(j).filter(|h| !h.is_empty()) {
+            Some(h) => format!("{h}: {}", v.trim()),
+            None => v.trim().to_owned(),
+        })
+        .collect();
+    (!cells.is_empty()).then(|| cells.join("; "))
 }
 
 /// Comma unless the header line has more semicolons or tabs (common in European exports).

@@ -6,8 +6,8 @@ use super::{unreadable, Extracted, Section, Unreadable};
 use quick_xml::events::Event;
 use std::io::Read;
 
-/// Largest decompressed XML part accepted (a real 500-page document is a few MB).
-pub const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest decompressed XML part accepted.
+pub const MAX_PART_BYTES: u64 = super::zip_guard::MAX_UNPACKED_BYTES;
 
 pub fn read_zip_part(bytes: &[u8], name: &str) -> Result<Option<Vec<u8>>, Unreadable> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
@@ -17,7 +17,7 @@ pub fn read_zip_part(bytes: &[u8], name: &str) -> Result<Option<Vec<u8>>, Unread
         Err(zip::result::ZipError::FileNotFound) => return Ok(None),
         Err(_) => return Err(unreadable("The file is a damaged zip archive and could not be read.")),
     };
-    let too_big = || unreadable("The document expands to more than 64 MB of data when unpacked; it was refused as unsafe.");
+    let too_big = super::zip_guard::too_big;
     if part.size() > MAX_PART_BYTES {
         return Err(too_big());
     }
@@ -96,20 +96,7 @@ fn paragraphs(xml: &[u8]) -> Result<Vec<(Option<usize>, String)>, Unreadable> {
                 _ => {}
             },
             Event::Text(t) if in_text => text.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) if in_text => {
-                if let Ok(Some(c)) = r.resolve_char_ref() {
-                    text.push(c);
-                } else {
-                    text.push_str(match r.as_ref() {
-                        "amp" => "&",
-                        "lt" => "<",
-                        "gt" => ">",
-                        "quot" => "\"",
-                        "apos" => "'",
-                        _ => "",
-                    });
-                }
-            }
+            Event::GeneralRef(r) if in_text => push_entity(&mut text, &r),
             Event::End(e) => match e.name().as_ref() {
                 "w:t" => in_text = false,
                 "w:p" => out.push((level, std::mem::take(&mut text))),
@@ -139,5 +126,21 @@ mod tests {
         assert_eq!(super::heading_level("Heading1"), Some(2));
         assert_eq!(super::heading_level("Heading 3"), Some(4));
         assert_eq!(super::heading_level("Normal"), None);
+    }
+}
+
+/// Appends what an entity reference inside text stands for (`&amp;`, `&#8364;`, …).
+pub fn push_entity(text: &mut String, r: &quick_xml::events::BytesRef<'_>) {
+    if let Ok(Some(c)) = r.resolve_char_ref() {
+        text.push(c);
+    } else {
+        text.push_str(match r.as_ref() {
+            "amp" => "&",
+            "lt" => "<",
+            "gt" => ">",
+            "quot" => "\"",
+            "apos" => "'",
+            _ => "",
+        });
     }
 }

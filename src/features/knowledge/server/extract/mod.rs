@@ -4,8 +4,12 @@
 
 mod csv;
 pub mod docx;
+mod html;
 mod pdf;
+mod pptx;
 mod text;
+mod xlsx;
+mod zip_guard;
 
 /// A run of text under one heading (or on one page), the unit citations point at.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +50,11 @@ pub fn extract(name: &str, bytes: &[u8]) -> Result<Extracted, Unreadable> {
     if bytes.starts_with(b"PK\x03\x04") {
         return zipped(bytes);
     }
+    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        // The pre-2007 Office container; of its formats only Excel's can be read.
+        return xlsx::extract(bytes)
+            .map_err(|_| unreadable("Old binary Office files (.doc, .ppt) cannot be read; save the file as .docx or .pptx (or PDF) and upload that."));
+    }
     let head = &bytes[..bytes.len().min(8192)];
     if head.contains(&0) {
         return Err(unreadable("This file holds binary data, not text."));
@@ -59,8 +68,8 @@ pub fn extract(name: &str, bytes: &[u8]) -> Result<Extracted, Unreadable> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lower = name.to_ascii_lowercase();
     let trimmed = text.trim_start().to_ascii_lowercase();
-    if trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html") {
-        return Err(unreadable("HTML pages cannot be read yet; paste the text instead."));
+    if trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html") || lower.ends_with(".html") || lower.ends_with(".htm") {
+        return html::extract(text);
     }
     if lower.ends_with(".csv") || lower.ends_with(".tsv") {
         return csv::extract(text);
@@ -82,10 +91,11 @@ fn zipped(bytes: &[u8]) -> Result<Extracted, Unreadable> {
         return docx::extract(bytes);
     }
     let holds = |part: &str| docx::read_zip_part(bytes, part).map(|p| p.is_some());
-    if holds("ppt/presentation.xml")? || holds("xl/workbook.xml")? {
-        return Err(unreadable(
-            "PowerPoint and Excel files cannot be read yet; export them as PDF or CSV and upload that.",
-        ));
+    if holds("ppt/presentation.xml")? {
+        return pptx::extract(bytes);
+    }
+    if holds("xl/workbook.xml")? || holds("content.xml")? && holds("mimetype")? {
+        return xlsx::extract(bytes);
     }
     Err(unreadable("Zip archives are not supported; upload the documents inside it instead."))
 }
@@ -106,7 +116,7 @@ mod tests {
         assert!(reason("a.txt", b"PK\x03\x04rest").starts_with("The file is a damaged zip archive"));
         assert_eq!(reason("photo.txt", b"\x89PNG\r\n\x1a\n\0\0\0"), "This file holds binary data, not text.");
         assert!(reason("latin1.txt", b"caf\xe9 au lait").contains("invalid bytes at position 3"));
-        assert!(reason("page.txt", b"<!DOCTYPE html><p>x").starts_with("HTML pages"));
+        assert!(reason("page.txt", b"<!DOCTYPE html><script>x()</script>").contains("no readable text"));
     }
 
     #[test]
