@@ -40,6 +40,8 @@ test("add knowledge, watch it become ready, read its chunks and find it in the p
   await page.getByLabel("Question to search for").fill("When is high tide at the north pier?");
   await page.getByRole("button", { name: "Search" }).click();
   await expect(page.getByTestId("playground-hit").first()).toContainText("High tide at the north pier");
+  // Every hit shows where its rank came from: keyword, vector (meaning) and the fusion of both.
+  await expect(page.getByTestId("playground-scores").first()).toContainText(/fused 1\.000.*keyword 0\.\d+.*vector 0\.\d+/);
   await page.screenshot({ path: "test-results/knowledge.png", fullPage: true });
 
   await page.reload();

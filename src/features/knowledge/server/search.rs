@@ -5,6 +5,7 @@
 use crate::error::AppError;
 use crate::features::knowledge::{ChunkView, KeywordHit, SearchHit};
 use crate::providers::embed::Purpose;
+use crate::providers::vectors::VectorHit;
 use crate::providers::Providers;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -35,13 +36,15 @@ pub async fn owned_bot(db: &PgPool, owner: Uuid, bot_public_id: &str) -> Result<
 }
 
 /// Chunk ids and scores for `query`. Terms are OR-ed (a question rarely repeats every word of
-/// its answer) and ranked by cover density, normalised into 0–1 by rank / (rank + 1).
+/// its answer) and ranked by term frequency with length normalisation (`ts_rank`, flag 1),
+/// mapped into 0–1 by rank / (rank + 1). Cover density (`ts_rank_cd`) was measured worse for
+/// OR-ed questions: SciFact training nDCG@10 0.457 against 0.610.
 async fn keyword_ranked(db: &PgPool, bot: Uuid, query: &str, limit: usize) -> Result<Vec<(i64, f32)>, AppError> {
     Ok(sqlx::query_as(
         "WITH q AS (
             SELECT NULLIF(replace(plainto_tsquery('english', $2)::text, '&', '|'), '')::tsquery AS tsq
          )
-         SELECT c.id, (ts_rank_cd(c.tsv, q.tsq, 1) / (ts_rank_cd(c.tsv, q.tsq, 1) + 1))::real AS score
+         SELECT c.id, (ts_rank(c.tsv, q.tsq, 1) / (ts_rank(c.tsv, q.tsq, 1) + 1))::real AS score
            FROM q, chunks c
            JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled
           WHERE c.bot_id = $1 AND q.tsq IS NOT NULL AND c.tsv @@ q.tsq
@@ -99,26 +102,30 @@ pub fn fuse(keyword: &[i64], vector: &[i64], keyword_weight: f32) -> Vec<(i64, f
     out
 }
 
-/// Hybrid retrieval: the best `limit` passages with their keyword, vector and fused scores.
-pub async fn hybrid(db: &PgPool, providers: &Providers, bot: &SearchBot, query: &str, limit: usize) -> Result<Vec<SearchHit>, AppError> {
-    let query = query.trim();
-    if query.is_empty() || limit == 0 {
-        return Ok(Vec::new());
-    }
-    let n = depth(limit);
+/// Both ranked lists for `query`, each `n` deep: (chunk id, keyword score) and vector hits.
+pub async fn candidates(db: &PgPool, providers: &Providers, bot: Uuid, query: &str, n: usize) -> Result<(Vec<(i64, f32)>, Vec<VectorHit>), AppError> {
     let embed = async {
         let vectors = providers.embedder.embed(vec![query.to_owned()], Purpose::Query).await.map_err(|e| {
             tracing::error!(error = %e, "query embedding failed");
             AppError::Unreachable
         })?;
         let vector = vectors.into_iter().next().unwrap_or_default();
-        providers.vectors.query(bot.id, providers.embedder.id(), &vector, n).await.map_err(|e| {
+        providers.vectors.query(bot, providers.embedder.id(), &vector, n).await.map_err(|e| {
             tracing::error!(error = %e, "vector search failed");
             AppError::Unreachable
         })
     };
-    let (keyword, vector) = tokio::join!(keyword_ranked(db, bot.id, query, n), embed);
-    let (keyword, vector) = (keyword?, vector?);
+    let (keyword, vector) = tokio::join!(keyword_ranked(db, bot, query, n), embed);
+    Ok((keyword?, vector?))
+}
+
+/// Hybrid retrieval: the best `limit` passages with their keyword, vector and fused scores.
+pub async fn hybrid(db: &PgPool, providers: &Providers, bot: &SearchBot, query: &str, limit: usize) -> Result<Vec<SearchHit>, AppError> {
+    let query = query.trim();
+    if query.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let (keyword, vector) = candidates(db, providers, bot.id, query, depth(limit)).await?;
     let keyword_ids: Vec<i64> = keyword.iter().map(|(id, _)| *id).collect();
     let vector_ids: Vec<i64> = vector.iter().map(|h| h.chunk_id).collect();
     let mut fused = fuse(&keyword_ids, &vector_ids, bot.keyword_weight);

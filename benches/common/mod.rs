@@ -1,0 +1,81 @@
+//! Shared by the benchmark binaries: a throw-away database beside the one `DATABASE_URL`
+//! names (source ./db.sh first), the real local model, an owner with a bot.
+#![allow(dead_code)]
+
+use chatsphere::features::auth::server::accounts;
+use chatsphere::features::bots::server as bots;
+use chatsphere::features::bots::BotLimits;
+use chatsphere::providers::embed::local::LocalEmbedder;
+use chatsphere::providers::vectors::postgres::PgVectorStore;
+use chatsphere::providers::Providers;
+use chatsphere::server::db::MIGRATOR;
+use chatsphere::server::settings::{AuthSettings, EmbeddingSettings, LlmSettings};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, PgPool};
+use std::path::PathBuf;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub async fn fresh_db(name: &str) -> PgPool {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (run `source ./db.sh` first)");
+    let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("database");
+    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+    let db = PgPoolOptions::new().max_connections(8).connect(&format!("{base}/{name}")).await.unwrap();
+    MIGRATOR.run(&db).await.unwrap();
+    db
+}
+
+pub async fn existing_db(name: &str) -> PgPool {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (run `source ./db.sh` first)");
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+    PgPoolOptions::new().max_connections(8).connect(&format!("{base}/{name}")).await.expect("run once without reuse first")
+}
+
+/// The bot of an earlier run's database.
+pub async fn first_owner(db: &PgPool) -> Owner {
+    let (user, bot_public_id, bot) = sqlx::query_as("SELECT owner_id, public_id, id FROM bots ORDER BY created_at LIMIT 1").fetch_one(db).await.unwrap();
+    Owner { user, bot_public_id, bot }
+}
+
+pub fn embedder() -> Arc<LocalEmbedder> {
+    let s = EmbeddingSettings::default();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&s.model_dir);
+    Arc::new(LocalEmbedder::load(&dir, s.threads, s.batch_size).expect("the local model (./setup.sh installs it)"))
+}
+
+pub fn providers(db: &PgPool, embedder: Arc<LocalEmbedder>) -> Providers {
+    Providers { embedder, vectors: Arc::new(PgVectorStore::new(db.clone(), 4096)) }
+}
+
+pub struct Owner {
+    pub user: Uuid,
+    pub bot_public_id: String,
+    pub bot: Uuid,
+}
+
+pub async fn owner_and_bot(db: &PgPool, email: &str) -> Owner {
+    let user = accounts::sign_up(db, &AuthSettings::default(), email, "Bench", "correct horse battery").await.unwrap();
+    let limits = BotLimits { max_bots_per_user: 1000, ..BotLimits::default() };
+    let bot = bots::create(db, &limits, &LlmSettings::default().models, user.id, "Bench").await.unwrap();
+    let id = sqlx::query_scalar("SELECT id FROM bots WHERE public_id = $1").bind(&bot.public_id).fetch_one(db).await.unwrap();
+    Owner { user: user.id, bot_public_id: bot.public_id, bot: id }
+}
+
+/// `../shared/eval` beside the checkout, or EVAL_DIR.
+pub fn eval_dir() -> PathBuf {
+    std::env::var_os("EVAL_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/eval"))
+}
+
+pub fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+pub fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
+    if sorted_ms.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted_ms.len() as f64 - 1.0) * p).round() as usize;
+    sorted_ms[i]
+}

@@ -1,0 +1,267 @@
+//! Ingestion and query figures on a generated corpus (SciFact abstracts as pages):
+//! extraction pages/s per format, embedding passages/s at batch 16/32/64 (beside Python
+//! sentence-transformers when BENCH_PYTHON names a Python that has it), documents → searchable
+//! end to end, and vector-store query latency at 10k and 100k chunks.
+//!
+//!   source ./db.sh && cargo bench --features ssr --bench ingest
+//!   BENCH_PYTHON=/path/to/venv/bin/python cargo bench --features ssr --bench ingest
+
+mod common;
+
+use chatsphere::features::knowledge::server::extract;
+use chatsphere::features::knowledge::server::search;
+use chatsphere::features::knowledge::server::store::{self, NewDocument};
+use chatsphere::features::knowledge::server::worker;
+use chatsphere::providers::vectors::postgres::PgVectorStore;
+use chatsphere::providers::embed::Embedder;
+use chatsphere::providers::vectors::{to_bytes, VectorStore};
+use chatsphere::server::settings::KnowledgeSettings;
+use rand::Rng;
+use std::io::Write;
+use std::time::Instant;
+
+const PAGES: usize = 300;
+
+#[tokio::main]
+async fn main() {
+    let corpus = common::jsonl(&common::eval_dir().join("scifact/corpus.jsonl"));
+    let pages: Vec<(String, String)> = corpus
+        .iter()
+        .map(|d| (d["title"].as_str().unwrap_or_default().to_owned(), d["text"].as_str().unwrap_or_default().to_owned()))
+        .filter(|(_, t)| (100..=300).contains(&t.split_whitespace().count()))
+        .take(PAGES)
+        .collect();
+
+    println!("== extraction ({PAGES} pages of 100–300 words each)");
+    for (format, name, bytes) in formats(&pages) {
+        let t = Instant::now();
+        let out = extract::extract(name, &bytes).unwrap_or_else(|e| panic!("{format}: {e}"));
+        let s = t.elapsed().as_secs_f64();
+        println!("{format:<9} {:>9.0} pages/s   ({} KB, {} sections)", PAGES as f64 / s, bytes.len() / 1024, out.sections.len());
+    }
+
+    println!("\n== embedding (all-MiniLM-L6-v2, {PAGES} passages, in-process, all cores)");
+    let embedder = common::embedder();
+    let texts: Vec<String> = pages.iter().map(|(_, t)| t.clone()).collect();
+    embedder.embed_blocking(&texts[..8]).unwrap(); // warm up
+    for batch in [16usize, 32, 64] {
+        let t = Instant::now();
+        for group in texts.chunks(batch) {
+            embedder.embed_blocking(group).unwrap();
+        }
+        println!("batch {batch:>2}: {:>6.1} passages/s (Rust, this crate)", PAGES as f64 / t.elapsed().as_secs_f64());
+    }
+    if let Some(python) = std::env::var_os("BENCH_PYTHON") {
+        python_side_by_side(&python, &texts);
+    } else {
+        println!("(set BENCH_PYTHON to a Python with sentence-transformers for the side-by-side figure)");
+    }
+
+    let db = common::fresh_db("chatsphere_bench_ingest").await;
+    let providers = common::providers(&db, embedder.clone());
+
+    println!("\n== end to end: documents → searchable (one worker)");
+    let owner = common::owner_and_bot(&db, "ingest@example.com").await;
+    let docs = 20;
+    let t = Instant::now();
+    for (i, group) in pages.chunks(PAGES / docs).enumerate() {
+        let body: String = group.iter().map(|(title, text)| format!("# {title}\n\n{text}\n\n")).collect();
+        let name = format!("doc-{i}.md");
+        store::add(&db, owner.user, &owner.bot_public_id, NewDocument { name: &name, source: "upload", mime: "text/markdown", bytes: body.into_bytes() }).await.unwrap();
+    }
+    while worker::run_once(&db, &KnowledgeSettings::default(), &providers, "bench").await.unwrap() {}
+    let s = t.elapsed().as_secs_f64();
+    let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks").fetch_one(&db).await.unwrap();
+    println!("{docs} documents, {PAGES} pages, {chunks} chunks ready in {s:.1} s ({:.1} pages/s)", PAGES as f64 / s);
+
+    println!("\n== query latency, embedded store (exact search, 384 dimensions)");
+    for size in [10_000usize, 100_000] {
+        let owner = common::owner_and_bot(&db, &format!("q{size}@example.com")).await;
+        fill(&db, owner.bot, size, embedder.id(), &pages).await;
+        let store = PgVectorStore::new(db.clone(), 4096);
+        let mut rng = rand::thread_rng();
+        let mut random_unit = || {
+            let v: Vec<f32> = (0..384).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / n).collect::<Vec<f32>>()
+        };
+        let t = Instant::now();
+        store.query(owner.bot, embedder.id(), &random_unit(), 10).await.unwrap();
+        let cold = t.elapsed().as_secs_f64() * 1000.0;
+        let mut ms = Vec::new();
+        for _ in 0..200 {
+            let q = random_unit();
+            let t = Instant::now();
+            let hits = store.query(owner.bot, embedder.id(), &q, 50).await.unwrap();
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(hits.len(), 50);
+        }
+        ms.sort_by(f64::total_cmp);
+        println!("{size:>7} chunks: vector top-50 p50 {:.2} ms, p95 {:.2} ms (first query, loading the cache: {cold:.0} ms)", common::percentile(&ms, 0.5), common::percentile(&ms, 0.95));
+
+        let bot = search::owned_bot(&db, owner.user, &owner.bot_public_id).await.unwrap();
+        let providers = chatsphere::providers::Providers { embedder: embedder.clone(), vectors: std::sync::Arc::new(store) };
+        let mut ms = Vec::new();
+        for (title, _) in pages.iter().take(100) {
+            let t = Instant::now();
+            search::hybrid(&db, &providers, &bot, title, 6).await.unwrap();
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(f64::total_cmp);
+        println!("{size:>7} chunks: hybrid search (embed question + full-text + vector + fuse) p50 {:.1} ms, p95 {:.1} ms", common::percentile(&ms, 0.5), common::percentile(&ms, 0.95));
+    }
+}
+
+/// The same pages in each format the pipeline reads.
+fn formats(pages: &[(String, String)]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let markdown: String = pages.iter().map(|(t, x)| format!("# {t}\n\n{x}\n\n")).collect();
+    let html = format!("<!doctype html><html><body><main>{}</main></body></html>", pages.iter().map(|(t, x)| format!("<h2>{t}</h2><p>{x}</p>")).collect::<String>());
+    let mut csv = String::from("title,abstract\n");
+    for (t, x) in pages {
+        csv.push_str(&format!("\"{}\",\"{}\"\n", t.replace('"', "\"\""), x.replace('"', "\"\"")));
+    }
+    let docx_body: String = pages
+        .iter()
+        .map(|(t, x)| format!(r#"<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>{}</w:t></w:r></w:p><w:p><w:r><w:t>{}</w:t></w:r></w:p>"#, esc(t), esc(x)))
+        .collect();
+    let docx = zip_with(&[("word/document.xml".into(), format!(r#"<?xml version="1.0"?><w:document xmlns:w="w"><w:body>{docx_body}</w:body></w:document>"#).into_bytes())]);
+    let mut slides = vec![("ppt/presentation.xml".to_string(), b"<p:presentation/>".to_vec())];
+    for (i, (t, x)) in pages.iter().enumerate() {
+        let xml = format!(r#"<p:sld xmlns:p="p" xmlns:a="a"><a:p><a:r><a:t>{}</a:t></a:r></a:p><a:p><a:r><a:t>{}</a:t></a:r></a:p></p:sld>"#, esc(t), esc(x));
+        slides.push((format!("ppt/slides/slide{}.xml", i + 1), xml.into_bytes()));
+    }
+    vec![
+        ("pdf", "corpus.pdf", pdf(pages)),
+        ("docx", "corpus.docx", docx),
+        ("pptx", "corpus.pptx", zip_with(&slides)),
+        ("html", "corpus.html", html.into_bytes()),
+        ("markdown", "corpus.md", markdown.into_bytes()),
+        ("csv", "corpus.csv", csv.into_bytes()),
+    ]
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn zip_with(parts: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in parts {
+        zip.start_file(name.as_str(), options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+/// One page per abstract, the text set in lines of ~90 characters as a real PDF would.
+fn pdf(pages: &[(String, String)]) -> Vec<u8> {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
+    let resources = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font } });
+    let mut kids = vec![];
+    for (title, text) in pages {
+        let mut ops = vec![Operation::new("BT", vec![]), Operation::new("Tf", vec!["F1".into(), 10.into()]), Operation::new("TL", vec![12.into()]), Operation::new("Td", vec![50.into(), 760.into()])];
+        let mut line = String::new();
+        let mut lines = vec![title.clone()];
+        for word in text.split_whitespace() {
+            if line.len() + word.len() > 90 {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push_str(word);
+            line.push(' ');
+        }
+        lines.push(line);
+        for l in lines {
+            ops.push(Operation::new("Tj", vec![Object::string_literal(l.chars().filter(char::is_ascii).collect::<String>())]));
+            ops.push(Operation::new("T*", vec![]));
+        }
+        ops.push(Operation::new("ET", vec![]));
+        let content = doc.add_object(Stream::new(dictionary! {}, Content { operations: ops }.encode().unwrap()));
+        kids.push(Object::from(doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => content })));
+    }
+    let count = kids.len() as i64;
+    doc.objects.insert(pages_id, Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count, "Resources" => resources, "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()] }));
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+/// `size` chunks with random unit vectors in one ready document of `bot`.
+async fn fill(db: &sqlx::PgPool, bot: uuid::Uuid, size: usize, embedder: &str, pages: &[(String, String)]) {
+    let doc: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO documents (bot_id, name, source, mime, size_bytes, content_hash, status, progress, generation)
+         VALUES ($1, 'synthetic', 'text', 'text/plain', 0, decode(md5(random()::text), 'hex'), 'ready', 1, 1) RETURNING id",
+    )
+    .bind(bot)
+    .fetch_one(db)
+    .await
+    .unwrap_or_else(|_| panic!("insert document"));
+    let mut rng = rand::thread_rng();
+    for start in (0..size).step_by(5_000) {
+        let n = 5_000.min(size - start);
+        let ordinals: Vec<i32> = (start..start + n).map(|i| i as i32).collect();
+        let texts: Vec<&str> = (start..start + n).map(|i| pages[i % pages.len()].1.as_str()).collect();
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO chunks (document_id, bot_id, generation, ordinal, token_count, text)
+             SELECT $1, $2, 1, o, 200, t FROM UNNEST($3::int[], $4::text[]) AS u(o, t) RETURNING id",
+        )
+        .bind(doc)
+        .bind(bot)
+        .bind(&ordinals)
+        .bind(&texts)
+        .fetch_all(db)
+        .await
+        .unwrap();
+        let vectors: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|_| {
+                let v: Vec<f32> = (0..384).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                to_bytes(&v.iter().map(|x| x / norm).collect::<Vec<_>>())
+            })
+            .collect();
+        sqlx::query("INSERT INTO chunk_vectors (chunk_id, bot_id, embedder, vector) SELECT u.id, $1, $2, u.v FROM UNNEST($3::bigint[], $4::bytea[]) AS u(id, v)")
+            .bind(bot)
+            .bind(embedder)
+            .bind(&ids)
+            .bind(&vectors)
+            .execute(db)
+            .await
+            .unwrap();
+    }
+}
+
+/// The same passages through sentence-transformers on the same machine.
+fn python_side_by_side(python: &std::ffi::OsStr, texts: &[String]) {
+    let script = r#"
+import json, sys, time, os
+os.environ["HF_HUB_OFFLINE"] = "1"
+from sentence_transformers import SentenceTransformer
+m = SentenceTransformer(sys.argv[1], device="cpu")
+texts = json.load(sys.stdin)
+m.encode(texts[:8])
+for b in (16, 32, 64):
+    t = time.time(); m.encode(texts, batch_size=b); s = time.time() - t
+    print(f"batch {b:>2}: {len(texts)/s:>6.1f} passages/s (Python sentence-transformers)", flush=True)
+"#;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(chatsphere::server::settings::EmbeddingSettings::default().model_dir);
+    let mut child = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("BENCH_PYTHON");
+    child.stdin.take().unwrap().write_all(serde_json::to_string(texts).unwrap().as_bytes()).unwrap();
+    child.wait().unwrap();
+}
