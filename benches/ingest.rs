@@ -100,7 +100,7 @@ async fn main() {
         println!("{size:>7} chunks: vector top-50 p50 {:.2} ms, p95 {:.2} ms (first query, loading the cache: {cold:.0} ms)", common::percentile(&ms, 0.5), common::percentile(&ms, 0.95));
 
         let bot = search::owned_bot(&db, owner.user, &owner.bot_public_id).await.unwrap();
-        let providers = chatsphere::providers::Providers { embedder: embedder.clone(), vectors: std::sync::Arc::new(store) };
+        let providers = chatsphere::providers::Providers::with_offline_llm(embedder.clone(), std::sync::Arc::new(store));
         let mut ms = Vec::new();
         for (title, _) in pages.iter().take(100) {
             let t = Instant::now();

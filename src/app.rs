@@ -3,6 +3,7 @@
 use crate::features::auth::{SettingsPage, SignInPage, SignUpPage};
 use crate::features::bots::{BotEditorPage, BotsPage};
 use crate::features::dashboard::{AnalyticsPage, DashboardPage};
+use crate::features::chat::ChatPage;
 use crate::features::knowledge::KnowledgePage;
 use crate::layout::{AppLayout, NotFoundPage};
 use crate::ui::{provide_toasts, ToastHost, THEME_BOOT_SCRIPT};
@@ -50,6 +51,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("bots") view=BotsPage />
                     <Route path=path!("bots/:id") view=BotEditorPage />
                     <Route path=path!("bots/:id/knowledge") view=KnowledgePage />
+                    <Route path=path!("bots/:id/chat") view=ChatPage />
                     <Route path=path!("analytics") view=AnalyticsPage />
                     <Route path=path!("settings") view=SettingsPage />
                 </ParentRoute>

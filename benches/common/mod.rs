@@ -46,7 +46,7 @@ pub fn embedder() -> Arc<LocalEmbedder> {
 }
 
 pub fn providers(db: &PgPool, embedder: Arc<LocalEmbedder>) -> Providers {
-    Providers { embedder, vectors: Arc::new(PgVectorStore::new(db.clone(), 4096)) }
+    Providers::with_offline_llm(embedder, Arc::new(PgVectorStore::new(db.clone(), 4096)))
 }
 
 pub struct Owner {

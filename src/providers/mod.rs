@@ -1,9 +1,11 @@
 //! The pluggable services the product runs on, each behind a small trait with an embedded
 //! default that needs no key and no network: `embed` turns text into vectors, `vectors` keeps
-//! and searches them. Features reach providers only through `Providers` in `AppState`.
+//! and searches them, `llm` writes (or, offline, quotes) answers. Features reach providers
+//! only through `Providers` in `AppState`.
 
 pub mod embed;
 mod kernels;
+pub mod llm;
 pub mod vectors;
 
 use crate::server::settings::Settings;
@@ -19,6 +21,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Providers {
     pub embedder: Arc<dyn embed::Embedder>,
     pub vectors: Arc<dyn vectors::VectorStore>,
+    /// Every language-model provider bots may choose, by provider name.
+    pub llms: Vec<Arc<dyn llm::Llm>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,18 @@ impl Providers {
             "postgres" => Arc::new(vectors::postgres::PgVectorStore::new(db, settings.vectors.cache_mb)),
             other => return Err(ProviderSetupError::UnknownVectorStore(other.into())),
         };
-        Ok(Self { embedder, vectors })
+        let offline = llm::extractive::ExtractiveLlm { word_delay: std::time::Duration::from_millis(settings.llm.offline_word_delay_ms) };
+        Ok(Self { embedder, vectors, llms: vec![Arc::new(offline)] })
+    }
+
+    /// `embedder` and `vectors` with the offline language model (streaming without pauses).
+    pub fn with_offline_llm(embedder: Arc<dyn embed::Embedder>, vectors: Arc<dyn vectors::VectorStore>) -> Self {
+        let offline = llm::extractive::ExtractiveLlm { word_delay: std::time::Duration::ZERO };
+        Self { embedder, vectors, llms: vec![Arc::new(offline)] }
+    }
+
+    /// The language model behind a bot's provider name.
+    pub fn llm(&self, provider: &str) -> Option<Arc<dyn llm::Llm>> {
+        self.llms.iter().find(|l| l.provider() == provider).cloned()
     }
 }

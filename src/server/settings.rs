@@ -17,6 +17,22 @@ pub struct Settings {
     pub knowledge: KnowledgeSettings,
     pub embeddings: EmbeddingSettings,
     pub vectors: VectorSettings,
+    pub chat: ChatSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Earlier turns sent with a question, newest first, up to this many estimated tokens.
+    pub history_tokens: u32,
+    /// Longest question accepted, in characters.
+    pub question_max_chars: usize,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self { history_tokens: 1500, question_max_chars: 4000 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +114,9 @@ impl Default for KnowledgeSettings {
 pub struct LlmSettings {
     /// The provider/model pairs bots may choose from; the first is the default for new bots.
     pub models: Vec<crate::features::bots::ModelChoice>,
+    /// The offline extract streams word by word; a pause between words makes it read like
+    /// typing (0 = as fast as the browser reads).
+    pub offline_word_delay_ms: u64,
 }
 
 impl Default for LlmSettings {
@@ -108,6 +127,7 @@ impl Default for LlmSettings {
                 model: "extractive".into(),
                 label: "Offline extract (no key, no network)".into(),
             }],
+            offline_word_delay_ms: 0,
         }
     }
 }
@@ -156,6 +176,7 @@ impl Default for Settings {
             knowledge: KnowledgeSettings::default(),
             embeddings: EmbeddingSettings::default(),
             vectors: VectorSettings::default(),
+            chat: ChatSettings::default(),
         }
     }
 }

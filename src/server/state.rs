@@ -14,6 +14,8 @@ pub struct AppState {
     pub db: PgPool,
     pub settings: Arc<Settings>,
     pub providers: Providers,
+    /// Answers being written right now, for Stop.
+    pub live: crate::features::chat::server::LiveAnswers,
 }
 
 impl AppState {
@@ -26,7 +28,7 @@ impl AppState {
             .site_addr(server.site_addr.parse::<std::net::SocketAddr>().expect("checked when settings load"))
             .reload_port(server.reload_port)
             .build();
-        Self { leptos_options, db, settings: Arc::new(settings), providers }
+        Self { leptos_options, db, settings: Arc::new(settings), providers, live: Default::default() }
     }
 }
 

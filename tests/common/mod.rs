@@ -29,12 +29,17 @@ pub fn providers(db: &PgPool) -> Providers {
         let s = settings().embeddings;
         Arc::new(LocalEmbedder::load(Path::new(&s.model_dir), 2, s.batch_size).expect("the local model (./setup.sh installs it)"))
     });
-    Providers { embedder: embedder.clone(), vectors: Arc::new(PgVectorStore::new(db.clone(), 64)) }
+    Providers::with_offline_llm(embedder.clone(), Arc::new(PgVectorStore::new(db.clone(), 64)))
 }
 
 pub fn app(db: PgPool) -> Router {
     let providers = providers(&db);
-    chatsphere::server::startup::router(AppState::new(db, settings(), providers))
+    app_with(db, settings(), providers)
+}
+
+/// The app with its own settings and providers (fake language models, small budgets).
+pub fn app_with(db: PgPool, settings: Settings, providers: Providers) -> Router {
+    chatsphere::server::startup::router(AppState::new(db, settings, providers))
 }
 
 pub struct Reply {
@@ -94,7 +99,7 @@ pub async fn call(app: &Router, endpoint: &str, form: &[(&str, &str)], origin: O
     read(app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap()).await
 }
 
-fn encode(s: &str) -> String {
+pub fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

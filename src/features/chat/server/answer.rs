@@ -1,0 +1,234 @@
+//! The answering pipeline: save the question, retrieve, prompt, stream the model's words to
+//! the browser while keeping them, and store how it ended. The answer is written by its own
+//! task, so a slow reader never holds a database connection, and it stops (the provider's
+//! stream is dropped, closing its request) when the user presses Stop or goes away.
+
+use super::store::{self, Outcome, Retrieval};
+use super::{live::LiveAnswer, prompt};
+use crate::error::AppError;
+use crate::features::bots::{Bot, BotSettings};
+use crate::features::chat::{ChatEvent, ConversationSummary, FinishReason, MessageView, SourceView};
+use crate::features::knowledge::server::search::{self, SearchBot};
+use crate::providers::llm::{LlmError, LlmEvent, LlmRequest, Passage, Turn};
+use crate::providers::Providers;
+use crate::server::state::AppState;
+use futures::{Stream, StreamExt};
+use sqlx::PgPool;
+use std::time::Instant;
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+/// Lines of `ChatEvent` JSON, as the browser reads them.
+pub type AnswerStream = std::pin::Pin<Box<dyn Stream<Item = Result<String, AppError>> + Send>>;
+
+/// A new question from `owner` to their bot, in a new conversation (`None`) or an existing one.
+pub async fn ask(state: &AppState, owner: Uuid, bot_public_id: &str, conversation: Option<Uuid>, text: &str) -> Result<AnswerStream, AppError> {
+    let started = Instant::now();
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(AppError::invalid("question", "Write a question first."));
+    }
+    let max = state.settings.chat.question_max_chars;
+    if text.chars().count() > max {
+        return Err(AppError::invalid("question", format!("Questions are at most {max} characters.")));
+    }
+    let (bot_id, bot) = store::owned_bot(&state.db, owner, bot_public_id).await?;
+    let conversation = match conversation {
+        Some(id) => {
+            let (conversation, conversation_bot, _) = store::owned_conversation(&state.db, owner, id).await?;
+            if conversation_bot != bot_id {
+                return Err(store::conversation_not_found());
+            }
+            conversation
+        }
+        None => store::create(&state.db, bot_id, owner, &prompt::title_from(text)).await?,
+    };
+    let question = store::add_question(&state.db, conversation.id, bot_id, text).await?;
+    begin(state, Ask { owner, bot_id, bot, conversation, question, started }).await
+}
+
+/// Answers the conversation's last question again, replacing the answer it had.
+pub async fn regenerate(state: &AppState, owner: Uuid, conversation: Uuid) -> Result<AnswerStream, AppError> {
+    let started = Instant::now();
+    let (conversation, bot_id, public_id) = store::owned_conversation(&state.db, owner, conversation).await?;
+    let (_, bot) = store::owned_bot(&state.db, owner, &public_id).await?;
+    let question = store::reopen_last_question(&state.db, conversation.id).await?;
+    begin(state, Ask { owner, bot_id, bot, conversation, question, started }).await
+}
+
+struct Ask {
+    owner: Uuid,
+    bot_id: Uuid,
+    bot: Bot,
+    conversation: ConversationSummary,
+    question: MessageView,
+    started: Instant,
+}
+
+async fn begin(state: &AppState, ask: Ask) -> Result<AnswerStream, AppError> {
+    let s = &ask.bot.settings;
+    let answer = store::start_answer(&state.db, ask.conversation.id, ask.bot_id, &s.llm_provider, &s.llm_model).await?;
+    let live = state.live.start(answer, ask.owner);
+    // Room for a burst of words; a reader slower than that slows the writer down.
+    let (tx, rx) = mpsc::channel::<String>(64);
+    let started = ChatEvent::Started { conversation: ask.conversation.clone(), question: ask.question.clone(), answer_id: answer };
+    let _ = tx.send(started.to_line()).await;
+    tokio::spawn(run(state.clone(), ask, answer, live, tx));
+    Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|line| (Ok(line), rx)) })))
+}
+
+async fn run(state: AppState, ask: Ask, answer: Uuid, live: LiveAnswer, tx: mpsc::Sender<String>) {
+    let outcome = write(&state, &ask, answer, live.stop.clone(), &tx).await.unwrap_or_else(|reason| Outcome {
+        failed: Some(reason),
+        finish_reason: Some(FinishReason::Error),
+        ..Outcome::default()
+    });
+    let outcome = Outcome { total_ms: ask.started.elapsed().as_millis() as i32, ..outcome };
+    match store::finish_answer(&state.db, answer, ask.conversation.id, ask.bot_id, &outcome).await {
+        Ok(view) => {
+            let _ = tx.send(ChatEvent::Done { answer: view }.to_line()).await;
+        }
+        Err(e) => tracing::error!(%answer, error = %e, "could not store the end of an answer"),
+    }
+    drop(live);
+}
+
+/// What retrieval found: the searched text, the passages that passed the bot's minimum
+/// relevance (numbered, with their keyword and vector scores), and the best relevance seen.
+pub struct Retrieved {
+    pub query: String,
+    pub passages: Vec<(SourceView, Option<f32>, Option<f32>)>,
+    pub best: Option<f32>,
+}
+
+/// Hybrid retrieval for a question: vector and keyword lists fused by the bot's balance,
+/// filtered by its minimum relevance, its top-k kept. Relevance is the passage's semantic
+/// similarity to the question, or its keyword score when only keyword search found it: the
+/// fused score ranks, but it is relative (first place always scores 1), so it cannot say
+/// whether anything relevant was found at all.
+pub async fn retrieve(db: &PgPool, providers: &Providers, bot_id: Uuid, s: &BotSettings, question: &str, history: &[Turn]) -> Result<Retrieved, AppError> {
+    let query = prompt::retrieval_query(question, history);
+    let bot = SearchBot { id: bot_id, keyword_weight: s.keyword_weight };
+    let top_k = s.top_k as usize;
+    let hits = search::hybrid(db, providers, &bot, &query, (top_k * 3).max(20)).await?;
+    let relevance = |h: &crate::features::knowledge::SearchHit| h.vector.or(h.keyword).unwrap_or(0.0);
+    let best = hits.iter().map(relevance).reduce(f32::max);
+    let passages = hits
+        .into_iter()
+        .filter(|h| relevance(h) >= s.min_relevance)
+        .take(top_k)
+        .enumerate()
+        .map(|(i, h)| {
+            let score = relevance(&h);
+            let c = h.chunk;
+            let source = SourceView {
+                n: i as u16 + 1,
+                chunk_id: Some(c.id),
+                document_id: Some(c.document_id),
+                document_name: c.document_name,
+                heading_path: c.heading_path,
+                page: c.page,
+                text: c.text,
+                score,
+            };
+            (source, h.keyword, h.vector)
+        })
+        .collect();
+    Ok(Retrieved { query, passages, best })
+}
+
+/// The request the bot's model gets for a question.
+pub fn request(s: &BotSettings, question: &str, history: &[Turn], history_tokens: u32, passages: &[(SourceView, Option<f32>, Option<f32>)]) -> LlmRequest {
+    LlmRequest {
+        model: s.llm_model.clone(),
+        system: prompt::system_prompt(&s.persona, s.answer_only_from_knowledge),
+        history: prompt::trim_history(history, history_tokens),
+        question: question.to_owned(),
+        passages: passages.iter().map(|(p, _, _)| Passage { n: p.n as usize, source: p.location(), text: p.text.clone() }).collect(),
+        temperature: s.temperature,
+        max_tokens: s.max_answer_tokens,
+    }
+}
+
+/// Writes the answer; `Err` is a reason the user can read, stored with the failed answer.
+async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut stop: watch::Receiver<bool>, tx: &mpsc::Sender<String>) -> Result<Outcome, String> {
+    let s = &ask.bot.settings;
+    let db = &state.db;
+    let stored = |e: AppError| {
+        tracing::error!(%answer, error = %e, "answer storage failed");
+        "Something went wrong while answering; try again.".to_string()
+    };
+    let history = store::history(db, ask.conversation.id, ask.question.id).await.map_err(stored)?;
+    let found = retrieve(db, &state.providers, ask.bot_id, s, &ask.question.content, &history)
+        .await
+        .map_err(|_| "Searching the bot's knowledge failed; try again.".to_string())?;
+    let retrieval = Retrieval { query: &found.query, best_score: found.best, sources: &found.passages };
+    store::save_sources(db, answer, &retrieval).await.map_err(stored)?;
+    let sources = found.passages.iter().map(|(s, _, _)| s.clone()).collect();
+    let _ = tx.send(ChatEvent::Sources { sources }.to_line()).await;
+
+    let mut out = Outcome::default();
+    let fallback = |out: &mut Outcome| {
+        out.content = s.fallback_message.clone();
+        out.answered = Some(false);
+        out.finish_reason = Some(FinishReason::NotInKnowledge);
+        out.ttft_ms.get_or_insert(ask.started.elapsed().as_millis() as i32);
+    };
+    if found.passages.is_empty() && s.answer_only_from_knowledge {
+        fallback(&mut out);
+        let _ = tx.send(ChatEvent::Delta { text: out.content.clone() }.to_line()).await;
+        return Ok(out);
+    }
+    let llm = state
+        .providers
+        .llm(&s.llm_provider)
+        .ok_or_else(|| format!("The model {}/{} is not available on this server; choose another in the bot's settings.", s.llm_provider, s.llm_model))?;
+    let mut stream = llm.stream(request(s, &ask.question.content, &history, state.settings.chat.history_tokens, &found.passages));
+    let mut finish = None;
+    loop {
+        let event = tokio::select! {
+            biased;
+            _ = stop.changed() => { finish = Some(FinishReason::Cancelled); break; }
+            _ = tx.closed() => { finish = Some(FinishReason::Cancelled); break; }
+            event = stream.next() => event,
+        };
+        match event {
+            None => break,
+            Some(Ok(LlmEvent::Text(text))) => {
+                out.ttft_ms.get_or_insert(ask.started.elapsed().as_millis() as i32);
+                out.content.push_str(&text);
+                if tx.send(ChatEvent::Delta { text }.to_line()).await.is_err() {
+                    finish = Some(FinishReason::Cancelled);
+                    break;
+                }
+            }
+            Some(Ok(LlmEvent::Usage { input, output })) => {
+                out.tokens_in = Some(input as i32);
+                out.tokens_out = Some(output as i32);
+            }
+            Some(Ok(LlmEvent::Finish(reason))) => {
+                finish = Some(reason);
+                break;
+            }
+            Some(Err(LlmError::Unavailable(reason))) => {
+                out.failed = Some(reason);
+                finish = Some(FinishReason::Error);
+                break;
+            }
+        }
+    }
+    // Dropping the provider's stream is what stops it (and its upstream request).
+    drop(stream);
+    let finish = finish.unwrap_or(FinishReason::Interrupted);
+    out.finish_reason = Some(finish);
+    if finish == FinishReason::NotInKnowledge && out.content.trim().is_empty() {
+        fallback(&mut out);
+        let _ = tx.send(ChatEvent::Delta { text: out.content.clone() }.to_line()).await;
+    } else if out.content.trim().is_empty() && out.failed.is_none() && finish != FinishReason::Cancelled {
+        // Never an empty bubble: say why there is no answer.
+        out.failed = Some(finish.note().unwrap_or("The model returned an empty answer; try again.").to_owned());
+    } else if out.answered.is_none() && !out.content.is_empty() {
+        out.answered = Some(!found.passages.is_empty());
+    }
+    Ok(out)
+}

@@ -1,0 +1,11 @@
+//! The server side of chat: storage (`store`), the answering pipeline (`answer`), prompt
+//! assembly and history trimming (`prompt`), answers in flight and their Stop (`live`), and
+//! exports (`export`).
+
+pub mod answer;
+pub mod export;
+pub mod live;
+pub mod prompt;
+pub mod store;
+
+pub use live::LiveAnswers;
