@@ -40,6 +40,7 @@ DATABASE_URL="$base_url/$E2E_DB" \
   CHATSPHERE_SERVER_SITE_ADDR="127.0.0.1:$E2E_PORT" \
   CHATSPHERE_SERVER_PUBLIC_URL="$E2E_BASE_URL" \
   CHATSPHERE_SERVER_SITE_ROOT="target/site" \
+  CHATSPHERE_LLM_OFFLINE_WORD_DELAY_MS=30 \
   "$CARGO_TARGET_DIR/release/chatsphere" >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT

@@ -141,6 +141,10 @@ async fn an_answer_streams_with_citations_and_is_kept_with_its_metadata(db: PgPo
     .unwrap();
     assert_eq!(stored, (answer.sources.len() as i64, Some("When does the harbour office close?".into())));
 
+    // The dashboard counts it.
+    let bots = call(&s.app, "bots/list", &[], Some(ORIGIN), Some(&s.cookie)).await;
+    assert!(bots.body.contains("\"conversations\":1"), "{}", bots.body);
+
     // The citation opens in context.
     let passage = call(&s.app, "chat/passage", &[("message_id", &answer_id.to_string()), ("n", &cited.n.to_string())], Some(ORIGIN), Some(&s.cookie)).await;
     let passage: chatsphere::features::chat::PassageContext = serde_json::from_str(&passage.body).unwrap();

@@ -245,6 +245,7 @@ pub struct BotSummary {
     pub accent_color: String,
     pub visibility: Visibility,
     pub documents: i64,
+    pub conversations: i64,
     pub last_activity_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -41,6 +41,8 @@ struct BotRow {
     avatar_updated_at: Option<chrono::DateTime<chrono::Utc>>,
     #[sqlx(default)]
     documents: Option<i64>,
+    #[sqlx(default)]
+    conversations: Option<i64>,
 }
 
 fn avatar_url(public_id: &str, updated: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
@@ -87,6 +89,7 @@ impl BotRow {
             accent_color: self.accent_color,
             visibility: Visibility::parse(&self.visibility).unwrap_or_default(),
             documents: self.documents.unwrap_or(0),
+            conversations: self.conversations.unwrap_or(0),
             last_activity_at: self.last_activity_at,
         }
     }
@@ -105,7 +108,8 @@ fn not_found() -> AppError {
 
 pub async fn list(db: &PgPool, owner: Uuid) -> Result<Vec<BotSummary>, AppError> {
     let rows: Vec<BotRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, (SELECT count(*) FROM documents d WHERE d.bot_id = b.id) AS documents
+        "SELECT {COLUMNS}, (SELECT count(*) FROM documents d WHERE d.bot_id = b.id) AS documents,
+                (SELECT count(*) FROM conversations c WHERE c.bot_id = b.id) AS conversations
            FROM bots b LEFT JOIN bot_avatars a ON a.bot_id = b.id
           WHERE b.owner_id = $1 ORDER BY b.last_activity_at DESC, b.created_at DESC"
     ))

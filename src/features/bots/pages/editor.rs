@@ -86,7 +86,8 @@ fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
         <div class="flex items-center gap-3 mb-6">
             <a href="/bots" class="btn-ghost">"← Bots"</a>
             <h1 class="text-2xl font-semibold truncate">{title}</h1>
-            <a href=format!("/bots/{}/knowledge", public_id.get_value()) class="btn-primary ml-auto">"Knowledge →"</a>
+            <a href=format!("/bots/{}/knowledge", public_id.get_value()) class="btn-ghost ml-auto">"Knowledge →"</a>
+            <a href=format!("/bots/{}/chat", public_id.get_value()) class="btn-primary">"Chat →"</a>
         </div>
         <div class="grid gap-6 lg:grid-cols-[1fr_22rem]">
             <form class="space-y-6" on:submit=move |ev| {

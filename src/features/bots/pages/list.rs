@@ -123,9 +123,11 @@ fn BotCard(
                     {match bot.visibility { Visibility::Private => "Private", Visibility::Public => "Public link" }}
                 </span>
                 <span data-testid="bot-documents">{match bot.documents { 0 => "No documents".to_string(), 1 => "1 document".to_string(), n => format!("{n} documents") }}</span>
+                <span data-testid="bot-conversations">{match bot.conversations { 0 => "No conversations".to_string(), 1 => "1 conversation".to_string(), n => format!("{n} conversations") }}</span>
                 <span>"Last activity " {last}</span>
             </p>
             <div class="mt-auto flex gap-2">
+                <a href=format!("{href}/chat") class="btn-primary">"Chat"</a>
                 <a href=href class="btn-ghost">"Edit"</a>
                 <button type="button" class="btn-ghost" on:click=move |_| on_duplicate.run(id_for_dup.clone())>"Duplicate"</button>
                 <button type="button" class="btn-ghost text-red-600 dark:text-red-400 ml-auto" on:click=move |_| on_delete.run(for_delete.clone())>"Delete"</button>

@@ -32,8 +32,9 @@ pub fn MessageList(bot: ChatBot) -> impl IntoView {
                 <p class="text-slate-500">"Loading the conversation…"</p>
             </Show>
             <For
+                // Feedback is not in the key: the thumbs keep their own state once shown.
                 each={move || chat.messages.get().into_iter().enumerate().collect::<Vec<_>>()}
-                key={|(i, m): &(usize, MessageView)| (*i, m.id, m.content.len(), m.status as u8, m.sources.len(), m.feedback, m.feedback_comment.clone())}
+                key={|(i, m): &(usize, MessageView)| (*i, m.id, m.content.len(), m.status as u8, m.sources.len())}
                 let:item
             >
                 <Message message=item.1 avatar=avatar.clone() />
