@@ -15,8 +15,8 @@ use chatsphere::features::knowledge::server::worker;
 use chatsphere::providers::vectors::postgres::PgVectorStore;
 use chatsphere::providers::embed::Embedder;
 use chatsphere::providers::vectors::{to_bytes, VectorStore};
-use chatsphere::server::settings::KnowledgeSettings;
 use rand::Rng;
+use chatsphere::server::settings::KnowledgeSettings;
 use std::io::Write;
 use std::time::Instant;
 
@@ -77,7 +77,7 @@ async fn main() {
     println!("\n== query latency, embedded store (exact search, 384 dimensions)");
     for size in [10_000usize, 100_000] {
         let owner = common::owner_and_bot(&db, &format!("q{size}@example.com")).await;
-        fill(&db, owner.bot, size, embedder.id(), &pages).await;
+        common::fill(&db, owner.bot, size, embedder.id(), &pages).await;
         let store = PgVectorStore::new(db.clone(), 4096);
         let mut rng = rand::thread_rng();
         let mut random_unit = || {
@@ -192,51 +192,6 @@ fn pdf(pages: &[(String, String)]) -> Vec<u8> {
     let mut out = Vec::new();
     doc.save_to(&mut out).unwrap();
     out
-}
-
-/// `size` chunks with random unit vectors in one ready document of `bot`.
-async fn fill(db: &sqlx::PgPool, bot: uuid::Uuid, size: usize, embedder: &str, pages: &[(String, String)]) {
-    let doc: uuid::Uuid = sqlx::query_scalar(
-        "INSERT INTO documents (bot_id, name, source, mime, size_bytes, content_hash, status, progress, generation)
-         VALUES ($1, 'synthetic', 'text', 'text/plain', 0, decode(md5(random()::text), 'hex'), 'ready', 1, 1) RETURNING id",
-    )
-    .bind(bot)
-    .fetch_one(db)
-    .await
-    .unwrap_or_else(|_| panic!("insert document"));
-    let mut rng = rand::thread_rng();
-    for start in (0..size).step_by(5_000) {
-        let n = 5_000.min(size - start);
-        let ordinals: Vec<i32> = (start..start + n).map(|i| i as i32).collect();
-        let texts: Vec<&str> = (start..start + n).map(|i| pages[i % pages.len()].1.as_str()).collect();
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "INSERT INTO chunks (document_id, bot_id, generation, ordinal, token_count, text)
-             SELECT $1, $2, 1, o, 200, t FROM UNNEST($3::int[], $4::text[]) AS u(o, t) RETURNING id",
-        )
-        .bind(doc)
-        .bind(bot)
-        .bind(&ordinals)
-        .bind(&texts)
-        .fetch_all(db)
-        .await
-        .unwrap();
-        let vectors: Vec<Vec<u8>> = ids
-            .iter()
-            .map(|_| {
-                let v: Vec<f32> = (0..384).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                to_bytes(&v.iter().map(|x| x / norm).collect::<Vec<_>>())
-            })
-            .collect();
-        sqlx::query("INSERT INTO chunk_vectors (chunk_id, bot_id, embedder, vector) SELECT u.id, $1, $2, u.v FROM UNNEST($3::bigint[], $4::bytea[]) AS u(id, v)")
-            .bind(bot)
-            .bind(embedder)
-            .bind(&ids)
-            .bind(&vectors)
-            .execute(db)
-            .await
-            .unwrap();
-    }
 }
 
 /// The same passages through sentence-transformers on the same machine.

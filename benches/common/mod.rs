@@ -79,3 +79,49 @@ pub fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
     let i = ((sorted_ms.len() as f64 - 1.0) * p).round() as usize;
     sorted_ms[i]
 }
+
+/// `size` chunks with random unit vectors in one ready document of `bot`.
+pub async fn fill(db: &sqlx::PgPool, bot: uuid::Uuid, size: usize, embedder: &str, pages: &[(String, String)]) {
+    let doc: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO documents (bot_id, name, source, mime, size_bytes, content_hash, status, progress, generation)
+         VALUES ($1, 'synthetic', 'text', 'text/plain', 0, decode(md5(random()::text), 'hex'), 'ready', 1, 1) RETURNING id",
+    )
+    .bind(bot)
+    .fetch_one(db)
+    .await
+    .unwrap_or_else(|_| panic!("insert document"));
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    for start in (0..size).step_by(5_000) {
+        let n = 5_000.min(size - start);
+        let ordinals: Vec<i32> = (start..start + n).map(|i| i as i32).collect();
+        let texts: Vec<&str> = (start..start + n).map(|i| pages[i % pages.len()].1.as_str()).collect();
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO chunks (document_id, bot_id, generation, ordinal, token_count, text)
+             SELECT $1, $2, 1, o, 200, t FROM UNNEST($3::int[], $4::text[]) AS u(o, t) RETURNING id",
+        )
+        .bind(doc)
+        .bind(bot)
+        .bind(&ordinals)
+        .bind(&texts)
+        .fetch_all(db)
+        .await
+        .unwrap();
+        let vectors: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|_| {
+                let v: Vec<f32> = (0..384).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                chatsphere::providers::vectors::to_bytes(&v.iter().map(|x| x / norm).collect::<Vec<_>>())
+            })
+            .collect();
+        sqlx::query("INSERT INTO chunk_vectors (chunk_id, bot_id, embedder, vector) SELECT u.id, $1, $2, u.v FROM UNNEST($3::bigint[], $4::bytea[]) AS u(id, v)")
+            .bind(bot)
+            .bind(embedder)
+            .bind(&ids)
+            .bind(&vectors)
+            .execute(db)
+            .await
+            .unwrap();
+    }
+}

@@ -187,10 +187,18 @@ pub async fn message(db: &PgPool, id: Uuid) -> Result<MessageView, AppError> {
     load(db, "id = $1", id).await?.pop().ok_or_else(message_not_found)
 }
 
-/// Marks the conversation and its bot as active now.
+/// Marks the conversation and its bot as active now. The bot row is shared by all of its
+/// conversations, so it is written at most once a minute: hundreds of concurrent answers
+/// would otherwise queue on that one row's lock.
 async fn touch(db: &PgPool, conversation: Uuid, bot: Uuid) -> Result<(), AppError> {
-    sqlx::query("UPDATE conversations SET updated_at = now() WHERE id = $1").bind(conversation).execute(db).await?;
-    sqlx::query("UPDATE bots SET last_activity_at = now() WHERE id = $1").bind(bot).execute(db).await?;
+    sqlx::query(
+        "WITH c AS (UPDATE conversations SET updated_at = now() WHERE id = $1)
+         UPDATE bots SET last_activity_at = now() WHERE id = $2 AND last_activity_at < now() - interval '1 minute'",
+    )
+    .bind(conversation)
+    .bind(bot)
+    .execute(db)
+    .await?;
     Ok(())
 }
 

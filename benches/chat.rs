@@ -1,0 +1,173 @@
+//! Chat latency, the server's own share: with a fake model that streams instantly, the time
+//! from a question arriving to its first answer word leaving (save the question, embed and
+//! search it over 10k chunks, save the sources), one at a time and with 50 and 500
+//! conversations at once; and the memory each open answer stream holds.
+//!
+//!     source ./db.sh && cargo bench --features ssr --bench chat
+
+mod common;
+
+use axum::body::Body;
+use chatsphere::features::auth::server::{request::SESSION_COOKIE, sessions};
+use chatsphere::features::chat::{ChatEvent, FinishReason};
+use chatsphere::providers::llm::{Llm, LlmEvent, LlmRequest, LlmStream};
+use chatsphere::server::settings::Settings;
+use chatsphere::server::state::AppState;
+use futures::StreamExt;
+use http::{header, Request};
+use std::sync::Arc;
+use std::time::Instant;
+use tower::ServiceExt;
+
+const CHUNKS: usize = 10_000;
+
+/// Streams a 60-word answer with no delay at all.
+struct Instant60;
+
+impl Llm for Instant60 {
+    fn provider(&self) -> &str {
+        "offline"
+    }
+    fn stream(&self, _: LlmRequest) -> LlmStream {
+        let words = (0..60).map(|i| Ok(LlmEvent::Text(format!("word{i} "))));
+        Box::pin(futures::stream::iter(words.chain([Ok(LlmEvent::Finish(FinishReason::Stop))])))
+    }
+}
+
+/// Writes one word, then holds the stream open until dropped.
+struct OneWordThenWait;
+
+impl Llm for OneWordThenWait {
+    fn provider(&self) -> &str {
+        "offline"
+    }
+    fn stream(&self, _: LlmRequest) -> LlmStream {
+        Box::pin(futures::stream::iter([Ok(LlmEvent::Text("word ".into()))]).chain(futures::stream::pending()))
+    }
+}
+
+fn send(bot: &str, cookie: &str, question: &str) -> Request<Body> {
+    let form = format!("bot_id={bot}&conversation_id=&text={}", question.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>());
+    Request::post("/api/chat/send")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, "http://127.0.0.1:3000")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(form))
+        .unwrap()
+}
+
+/// Milliseconds from sending the question to the first answer word; the stream is returned
+/// unread past that point.
+async fn first_word(app: &axum::Router, request: Request<Body>) -> (f64, axum::body::BodyDataStream) {
+    let t = Instant::now();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let mut body = response.into_body().into_data_stream();
+    let mut buffer = String::new();
+    while let Some(chunk) = body.next().await {
+        buffer.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        for event in ChatEvent::drain_lines(&mut buffer) {
+            match event {
+                ChatEvent::Delta { .. } => return (t.elapsed().as_secs_f64() * 1000.0, body),
+                ChatEvent::Done { answer } => panic!("the answer ended without a word: {:?}", answer.error),
+                _ => {}
+            }
+        }
+    }
+    panic!("the stream ended without an answer");
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn report(label: &str, mut ms: Vec<f64>) {
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "{label:<34} n={:<4} p50 {:>7.1} ms   p95 {:>7.1} ms   p99 {:>7.1} ms",
+        ms.len(),
+        common::percentile(&ms, 0.5),
+        common::percentile(&ms, 0.95),
+        common::percentile(&ms, 0.99)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let db = common::fresh_db("chatsphere_bench_chat").await;
+    let owner = common::owner_and_bot(&db, "chat-bench@example.com").await;
+    let corpus = common::jsonl(&common::eval_dir().join("scifact/corpus.jsonl"));
+    let pages: Vec<(String, String)> = corpus.iter().map(|d| (String::new(), d["text"].as_str().unwrap_or_default().to_owned())).collect();
+    let questions: Vec<String> = common::jsonl(&common::eval_dir().join("scifact/queries-train.jsonl")).iter().map(|q| q["text"].as_str().unwrap().to_owned()).collect();
+    let embedder = common::embedder();
+    let mut providers = common::providers(&db, embedder.clone());
+    common::fill(&db, owner.bot, CHUNKS, chatsphere::providers::embed::Embedder::id(embedder.as_ref()), &pages).await;
+    let token = sessions::create(&db, owner.user, 24).await.unwrap();
+    let cookie = format!("{SESSION_COOKIE}={}", token.as_str());
+    let mut settings = Settings::default();
+    settings.database.max_connections = 20;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(20).connect_with((*db.connect_options()).clone()).await.unwrap();
+
+    providers.llms = vec![Arc::new(Instant60)];
+    let app = chatsphere::server::startup::router(AppState::new(pool.clone(), settings.clone(), providers.clone()));
+    println!("== time to first token, server side ({CHUNKS} chunks in the bot; fake model streaming instantly; 20 database connections)");
+    // Warm the vector cache and the code paths.
+    for q in questions.iter().take(5) {
+        let _ = first_word(&app, send(&owner.bot_public_id, &cookie, q)).await;
+    }
+    let mut sequential = Vec::new();
+    for q in questions.iter().skip(5).take(200) {
+        let (ms, body) = first_word(&app, send(&owner.bot_public_id, &cookie, q)).await;
+        drop(body);
+        sequential.push(ms);
+    }
+    report("one conversation at a time", sequential);
+
+    for concurrent in [50usize, 500] {
+        let rounds = if concurrent == 50 { 4 } else { 1 };
+        let mut all = Vec::new();
+        for round in 0..rounds {
+            let tasks: Vec<_> = (0..concurrent)
+                .map(|i| {
+                    let (app, bot, cookie) = (app.clone(), owner.bot_public_id.clone(), cookie.clone());
+                    let q = questions[(round * concurrent + i) % questions.len()].clone();
+                    tokio::spawn(async move {
+                        let (ms, mut body) = first_word(&app, send(&bot, &cookie, &q)).await;
+                        while body.next().await.is_some() {}
+                        ms
+                    })
+                })
+                .collect();
+            for t in tasks {
+                all.push(t.await.unwrap());
+            }
+        }
+        report(&format!("{concurrent} conversations at once"), all);
+    }
+
+    println!("\n== memory per open answer stream");
+    providers.llms = vec![Arc::new(OneWordThenWait)];
+    let app = chatsphere::server::startup::router(AppState::new(pool.clone(), settings, providers));
+    let open = 500;
+    // One round first, so allocator pools and caches are warm before measuring.
+    let warm: Vec<_> = futures::future::join_all((0..20).map(|i| first_word(&app, send(&owner.bot_public_id, &cookie, &questions[i])))).await;
+    drop(warm);
+    let before = rss_kib();
+    let mut streams = Vec::new();
+    for chunk in questions.iter().cycle().take(open).collect::<Vec<_>>().chunks(50) {
+        let opened = futures::future::join_all(chunk.iter().map(|q| first_word(&app, send(&owner.bot_public_id, &cookie, q)))).await;
+        streams.extend(opened.into_iter().map(|(_, body)| body));
+    }
+    let after = rss_kib();
+    println!(
+        "{open} answers open at once: RSS {:.1} MiB → {:.1} MiB, {:.1} KiB per open stream (task, channel, HTTP body, answer so far)",
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        (after.saturating_sub(before)) as f64 / open as f64
+    );
+    drop(streams);
+}
