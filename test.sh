@@ -34,6 +34,10 @@ PGOPTIONS=--client-min-messages=warning "$(pg_bin)/psql" "$base_url/postgres" -q
 # Not CHATSPHERE_*: that prefix is the server's configuration.
 E2E_PORT=${E2E_PORT:-3100}
 export E2E_BASE_URL="http://127.0.0.1:$E2E_PORT"
+# Something already answering there would take the journeys instead of this build.
+if curl -fsS "$E2E_BASE_URL/readyz" >/dev/null 2>&1; then
+  echo "port $E2E_PORT is already serving something; stop it or set E2E_PORT"; exit 1
+fi
 log=$(mktemp -t chatsphere-e2e-server.XXXXXX.log)
 say "starting the server on $E2E_BASE_URL (log: $log)"
 DATABASE_URL="$base_url/$E2E_DB" \
