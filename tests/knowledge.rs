@@ -582,3 +582,18 @@ async fn a_changed_upload_replaces_its_document_and_the_old_text_answers_until_t
     assert_eq!(hits[0].chunk.text, "High tide is at two in the afternoon.");
     assert_eq!(store::list(&db, owner, &bot).await.unwrap().len(), 1);
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn words_in_most_chunks_do_not_outrank_the_rare_word_asked_for(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    for i in 0..60 {
+        store::add(&db, owner, &bot, text(&format!("note{i}.md"), format!("Harbour note {i}: the harbour is open today.").as_bytes())).await.unwrap();
+    }
+    store::add(&db, owner, &bot, text("keeper.md", b"The lighthouse keeper feeds the gulls.")).await.unwrap();
+    drain(&db).await;
+    // "harbour" is in 60 of 61 chunks, twice each: ranked on it, every note would beat the keeper.
+    let hits = search::keyword(&db, owner, &bot, "harbour lighthouse", 5).await.unwrap();
+    assert_eq!(hits[0].chunk.document_name, "keeper.md", "{:?}", hits.iter().map(|h| &h.chunk.document_name).collect::<Vec<_>>());
+    // A question made only of common words still finds them.
+    assert_eq!(search::keyword(&db, owner, &bot, "harbour", 5).await.unwrap().len(), 5);
+}

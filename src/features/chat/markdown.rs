@@ -3,26 +3,11 @@
 //! become links (a remote image would leak the reader's address), and `[n]` citation markers
 //! become buttons that open source n. Code blocks get a copy button.
 
-use pulldown_cmark::{html, CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag, TagEnd};
 
 fn safe_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
     lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Text with `[n]` markers (n from 1 to `sources`) turned into citation buttons.
@@ -80,10 +65,7 @@ pub fn render(source: &str, sources: usize) -> String {
                         events.push(Event::InlineHtml(CowStr::from(
                             "<div class=\"codeblock\"><button type=\"button\" class=\"copy\" data-copy>Copy</button>".to_string(),
                         )));
-                        let kind = match kind {
-                            CodeBlockKind::Fenced(lang) => CodeBlockKind::Fenced(CowStr::from(escape(&lang))),
-                            indented => indented,
-                        };
+                        // push_html escapes the language name itself.
                         events.push(Event::Start(Tag::CodeBlock(kind)).into_static());
                     }
                     Event::End(TagEnd::CodeBlock) => {
@@ -91,20 +73,8 @@ pub fn render(source: &str, sources: usize) -> String {
                         events.push(Event::End(TagEnd::CodeBlock));
                         events.push(Event::InlineHtml(CowStr::from("</div>".to_string())));
                     }
-                    Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-                        let ok = safe_url(&dest_url);
-                        skip_link.push(!ok);
-                        if ok {
-                            events.push(Event::Start(Tag::Link { link_type, dest_url: CowStr::from(dest_url.into_string()), title: CowStr::from(title.into_string()), id: CowStr::from(id.into_string()) }));
-                        }
-                    }
-                    Event::End(TagEnd::Link) => {
-                        if !skip_link.pop().unwrap_or(true) {
-                            events.push(Event::End(TagEnd::Link));
-                        }
-                    }
-                    // An image is shown as a link to it (or as its text when the target is unsafe).
-                    Event::Start(Tag::Image { dest_url, .. }) => {
+                    // An image is shown as a link to it; an unsafe target leaves only the text.
+                    Event::Start(Tag::Link { dest_url, .. }) | Event::Start(Tag::Image { dest_url, .. }) => {
                         let ok = safe_url(&dest_url);
                         skip_link.push(!ok);
                         if ok {
@@ -116,7 +86,7 @@ pub fn render(source: &str, sources: usize) -> String {
                             }));
                         }
                     }
-                    Event::End(TagEnd::Image) => {
+                    Event::End(TagEnd::Link) | Event::End(TagEnd::Image) => {
                         if !skip_link.pop().unwrap_or(true) {
                             events.push(Event::End(TagEnd::Link));
                         }
@@ -166,8 +136,9 @@ mod tests {
 
     #[test]
     fn code_blocks_get_a_copy_button_and_keep_their_text() {
-        let html = render("```rust\nlet a = [1];\n```", 3);
+        let html = render("```rust<x>\nlet a = [1];\n```", 3);
         assert!(html.contains("data-copy"), "{html}");
+        assert!(html.contains("class=\"language-rust&lt;x&gt;\""), "escaped once: {html}");
         assert!(html.contains("let a = [1];"), "{html}");
         assert!(!html.contains("data-cite"), "{html}");
     }

@@ -68,20 +68,20 @@ impl FinishReason {
         }
     }
 
+    pub const ALL: [FinishReason; 9] = [
+        FinishReason::Stop,
+        FinishReason::MaxTokens,
+        FinishReason::Safety,
+        FinishReason::Recitation,
+        FinishReason::Blocked,
+        FinishReason::NotInKnowledge,
+        FinishReason::Cancelled,
+        FinishReason::Interrupted,
+        FinishReason::Error,
+    ];
+
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            FinishReason::Stop,
-            FinishReason::MaxTokens,
-            FinishReason::Safety,
-            FinishReason::Recitation,
-            FinishReason::Blocked,
-            FinishReason::NotInKnowledge,
-            FinishReason::Cancelled,
-            FinishReason::Interrupted,
-            FinishReason::Error,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == raw)
+        Self::ALL.into_iter().find(|r| r.as_str() == raw)
     }
 
     /// A note under the answer, when the ending is worth one.
@@ -246,8 +246,9 @@ mod tests {
 
     #[test]
     fn finish_reasons_round_trip_through_their_stored_names() {
-        for r in [FinishReason::Stop, FinishReason::MaxTokens, FinishReason::NotInKnowledge, FinishReason::Cancelled, FinishReason::Interrupted] {
+        for r in FinishReason::ALL {
             assert_eq!(FinishReason::parse(r.as_str()), Some(r));
         }
+        assert_eq!(FinishReason::parse("STOP"), None);
     }
 }

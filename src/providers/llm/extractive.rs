@@ -99,12 +99,11 @@ pub fn compose(question: &str, passages: &[Passage], max_words: usize) -> Option
     }
     let mut out = format!("{LABEL}\n\n");
     let mut quoted = HashSet::new();
-    for (_, coverage, i) in scored.into_iter().take_while(|s| s.1 >= best * COMPANION_RATIO) {
+    for (_, _, i) in scored.into_iter().take_while(|s| s.1 >= best * COMPANION_RATIO) {
         let (_, n, sentence, _) = &sentences[i];
         if quoted.len() == MAX_SENTENCES || !quoted.insert(sentence.as_str()) {
             continue;
         }
-        let _ = coverage;
         out.push_str(&format!("> {sentence} [{n}]\n\n"));
     }
     let out = out.trim_end().to_owned();

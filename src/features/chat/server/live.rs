@@ -43,12 +43,4 @@ impl LiveAnswers {
     pub fn is_live(&self, answer: Uuid) -> bool {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&answer)
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

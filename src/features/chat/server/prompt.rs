@@ -54,7 +54,7 @@ pub fn retrieval_query(question: &str, history: &[Turn]) -> String {
     let lower = question.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let refers_back = words.iter().any(|w| REFERRING.contains(w))
-        || words.first().is_some_and(|w| matches!(*w, "and" | "also" | "but" | "what about" | "how about"))
+        || words.first().is_some_and(|w| matches!(*w, "and" | "also" | "but"))
         || lower.starts_with("what about")
         || lower.starts_with("how about");
     if refers_back || terms(question).len() < 2 {

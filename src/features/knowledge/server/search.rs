@@ -38,7 +38,8 @@ pub async fn owned_bot(db: &PgPool, owner: Uuid, bot_public_id: &str) -> Result<
 
 /// Terms in more than this share of a bot's chunks are left out of keyword queries (unless
 /// the question has nothing else): they match nearly everything, so they cost the most to
-/// rank, and `ts_rank` has no inverse document frequency to discount them.
+/// rank, and `ts_rank` has no inverse document frequency to discount them. Bots under 50
+/// chunks keep every term: there a share says little.
 const COMMON_TERM_SHARE: f64 = 0.2;
 
 struct CommonTerms {
@@ -47,34 +48,48 @@ struct CommonTerms {
     terms: Arc<Vec<String>>,
 }
 
-/// Each bot's common terms, recomputed when its knowledge changes (at most once a minute, so
-/// a bulk upload does not recompute them per document).
+/// Each bot's common terms. When its knowledge changes they are recomputed in the background
+/// (at most once a minute, so a bulk upload does not recompute them per document) while the
+/// previous set keeps serving: `ts_stat` reads every chunk (measured 0.18 s at 10k chunks,
+/// 1.7 s at 100k), which no question should wait for.
 static COMMON: Mutex<Option<HashMap<Uuid, CommonTerms>>> = Mutex::new(None);
 
 async fn common_terms(db: &PgPool, bot: Uuid) -> Result<Arc<Vec<String>>, AppError> {
     let version: i64 = sqlx::query_scalar("SELECT knowledge_version FROM bots WHERE id = $1").bind(bot).fetch_one(db).await?;
     {
-        let cache = COMMON.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache.as_ref().and_then(|m| m.get(&bot)) {
-            if c.version == version || c.at.elapsed() < std::time::Duration::from_secs(60) {
-                return Ok(c.terms.clone());
+        let mut cache = COMMON.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.as_mut().and_then(|m| m.get_mut(&bot)) {
+            if c.version != version && c.at.elapsed() >= std::time::Duration::from_secs(60) {
+                c.at = std::time::Instant::now(); // one refresh at a time
+                let db = db.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = compute_common_terms(&db, bot, version).await {
+                        tracing::warn!(%bot, error = %e, "could not refresh common terms");
+                    }
+                });
             }
+            return Ok(c.terms.clone());
         }
     }
+    compute_common_terms(db, bot, version).await
+}
+
+async fn compute_common_terms(db: &PgPool, bot: Uuid, version: i64) -> Result<Arc<Vec<String>>, AppError> {
     // ts_stat takes its query as text; the bot id is a UUID, so formatting it in is safe.
-    let terms: Vec<String> = sqlx::query_scalar(&format!(
-        "WITH live AS (
-            SELECT c.tsv FROM chunks c
-              JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled
-             WHERE c.bot_id = '{bot}'
-         )
-         SELECT word FROM ts_stat($$SELECT c.tsv FROM chunks c
-              JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled
-             WHERE c.bot_id = '{bot}'$$)
-          WHERE ndoc > (SELECT count(*) FROM live) * {COMMON_TERM_SHARE} AND (SELECT count(*) FROM live) >= 50"
-    ))
-    .fetch_all(db)
-    .await?;
+    let live = format!(
+        "SELECT c.tsv FROM chunks c
+           JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled
+          WHERE c.bot_id = '{bot}'"
+    );
+    let chunks: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM ({live}) l")).fetch_one(db).await?;
+    let terms: Vec<String> = if chunks < 50 {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(&format!("SELECT word FROM ts_stat($${live}$$) WHERE ndoc > $1"))
+            .bind((chunks as f64 * COMMON_TERM_SHARE) as i32)
+            .fetch_all(db)
+            .await?
+    };
     let terms = Arc::new(terms);
     let mut cache = COMMON.lock().unwrap_or_else(|e| e.into_inner());
     cache.get_or_insert_with(HashMap::new).insert(bot, CommonTerms { version, at: std::time::Instant::now(), terms: terms.clone() });
