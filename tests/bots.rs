@@ -27,7 +27,7 @@ async fn user(db: &PgPool, email: &str) -> Uuid {
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn a_bot_with_only_a_name_gets_working_defaults(db: PgPool) {
     let owner = user(&db, "ada@example.com").await;
-    let bot = bots::create(&db, &BotLimits::default(), &models(), owner, "  Support Bot ").await.unwrap();
+    let bot = bots::create(&db, &BotLimits::default(), &models(), &common::embedders(), owner, "  Support Bot ").await.unwrap();
     assert_eq!(bot.settings.name, "Support Bot");
     assert_eq!(bot.public_id.len(), 16);
     assert_eq!(bot.settings.visibility, Visibility::Private);
@@ -43,14 +43,14 @@ async fn a_bot_with_only_a_name_gets_working_defaults(db: PgPool) {
 async fn updates_are_validated_tidied_and_persisted(db: PgPool) {
     let owner = user(&db, "ada@example.com").await;
     let limits = BotLimits::default();
-    let bot = bots::create(&db, &limits, &models(), owner, "Helper").await.unwrap();
+    let bot = bots::create(&db, &limits, &models(), &common::embedders(), owner, "Helper").await.unwrap();
 
     let mut s = bot.settings.clone();
     s.persona = "You are a pirate.".into();
     s.accent_color = "#FF0066".into();
     s.suggested_questions = vec![" Where is the treasure? ".into(), "".into()];
     s.visibility = Visibility::Public;
-    let updated = bots::update(&db, &limits, &models(), owner, &bot.public_id, s).await.unwrap();
+    let updated = bots::update(&db, &limits, &models(), &common::embedders(), owner, &bot.public_id, s).await.unwrap();
     assert_eq!(updated.settings.persona, "You are a pirate.");
     assert_eq!(updated.settings.accent_color, "#ff0066");
     assert_eq!(updated.settings.suggested_questions, vec!["Where is the treasure?".to_string()]);
@@ -59,7 +59,7 @@ async fn updates_are_validated_tidied_and_persisted(db: PgPool) {
 
     let mut bad = updated.settings.clone();
     bad.llm_model = "no-such-model".into();
-    let err = bots::update(&db, &limits, &models(), owner, &bot.public_id, bad).await.unwrap_err();
+    let err = bots::update(&db, &limits, &models(), &common::embedders(), owner, &bot.public_id, bad).await.unwrap_err();
     assert_eq!(err.field(), Some("llm_model"));
     assert_eq!(bots::get(&db, owner, &bot.public_id).await.unwrap().settings, updated.settings, "a refused update changes nothing");
 }
@@ -68,11 +68,11 @@ async fn updates_are_validated_tidied_and_persisted(db: PgPool) {
 async fn limits_come_from_configuration(db: PgPool) {
     let owner = user(&db, "ada@example.com").await;
     let limits = BotLimits { max_bots_per_user: 2, name_max: 10, ..BotLimits::default() };
-    let first = bots::create(&db, &limits, &models(), owner, "One").await.unwrap();
-    let err = bots::create(&db, &limits, &models(), owner, "Far too long a name").await.unwrap_err();
+    let first = bots::create(&db, &limits, &models(), &common::embedders(), owner, "One").await.unwrap();
+    let err = bots::create(&db, &limits, &models(), &common::embedders(), owner, "Far too long a name").await.unwrap_err();
     assert_eq!(err.to_string(), "Names are at most 10 characters.");
-    bots::create(&db, &limits, &models(), owner, "Two").await.unwrap();
-    let err = bots::create(&db, &limits, &models(), owner, "Three").await.unwrap_err();
+    bots::create(&db, &limits, &models(), &common::embedders(), owner, "Two").await.unwrap();
+    let err = bots::create(&db, &limits, &models(), &common::embedders(), owner, "Three").await.unwrap_err();
     assert!(err.to_string().contains("limit of 2 bots"), "{err}");
     let err = bots::duplicate(&db, &limits, owner, &first.public_id).await.unwrap_err();
     assert!(err.to_string().contains("limit of 2 bots"), "duplicating counts too: {err}");
@@ -82,11 +82,11 @@ async fn limits_come_from_configuration(db: PgPool) {
 async fn duplicating_copies_settings_and_avatar_under_a_new_id(db: PgPool) {
     let owner = user(&db, "ada@example.com").await;
     let limits = BotLimits::default();
-    let bot = bots::create(&db, &limits, &models(), owner, "Helper").await.unwrap();
+    let bot = bots::create(&db, &limits, &models(), &common::embedders(), owner, "Helper").await.unwrap();
     let mut s = bot.settings.clone();
     s.persona = "Be brief.".into();
     s.visibility = Visibility::Public;
-    bots::update(&db, &limits, &models(), owner, &bot.public_id, s).await.unwrap();
+    bots::update(&db, &limits, &models(), &common::embedders(), owner, &bot.public_id, s).await.unwrap();
     bots::set_avatar(&db, &limits, owner, &bot.public_id, PNG.to_vec()).await.unwrap();
 
     let copy = bots::duplicate(&db, &limits, owner, &bot.public_id).await.unwrap();
@@ -103,7 +103,7 @@ async fn duplicating_copies_settings_and_avatar_under_a_new_id(db: PgPool) {
 async fn avatars_are_checked_by_content_and_size(db: PgPool) {
     let owner = user(&db, "ada@example.com").await;
     let limits = BotLimits { avatar_max_bytes: 1024, ..BotLimits::default() };
-    let bot = bots::create(&db, &limits, &models(), owner, "Helper").await.unwrap();
+    let bot = bots::create(&db, &limits, &models(), &common::embedders(), owner, "Helper").await.unwrap();
     let err = bots::set_avatar(&db, &limits, owner, &bot.public_id, b"<svg onload=alert(1)>".to_vec()).await.unwrap_err();
     assert_eq!(err.field(), Some("avatar"));
     let mut big = PNG.to_vec();
@@ -122,8 +122,8 @@ async fn avatars_are_checked_by_content_and_size(db: PgPool) {
 async fn deleting_a_bot_leaves_no_orphans_and_spares_the_others(db: PgPool) {
     let owner = user(&db, "ada@example.com").await;
     let limits = BotLimits::default();
-    let doomed = bots::create(&db, &limits, &models(), owner, "Doomed").await.unwrap();
-    let kept = bots::create(&db, &limits, &models(), owner, "Kept").await.unwrap();
+    let doomed = bots::create(&db, &limits, &models(), &common::embedders(), owner, "Doomed").await.unwrap();
+    let kept = bots::create(&db, &limits, &models(), &common::embedders(), owner, "Kept").await.unwrap();
     bots::set_avatar(&db, &limits, owner, &doomed.public_id, PNG.to_vec()).await.unwrap();
     bots::set_avatar(&db, &limits, owner, &kept.public_id, PNG.to_vec()).await.unwrap();
     let doomed_id: Uuid = sqlx::query_scalar("SELECT id FROM bots WHERE public_id = $1")
@@ -147,7 +147,7 @@ async fn another_user_can_do_nothing_to_a_bot_and_learns_nothing(db: PgPool) {
     let limits = BotLimits::default();
     let owner = user(&db, "ada@example.com").await;
     let intruder = user(&db, "mallory@example.com").await;
-    let bot = bots::create(&db, &limits, &models(), owner, "Private").await.unwrap();
+    let bot = bots::create(&db, &limits, &models(), &common::embedders(), owner, "Private").await.unwrap();
     let missing = "zzzzzzzzzzzzzzzz";
     let not_found = AppError::NotFound("Bot".into());
 
@@ -156,7 +156,7 @@ async fn another_user_can_do_nothing_to_a_bot_and_learns_nothing(db: PgPool) {
         assert_eq!(bots::get(&db, intruder, id).await.unwrap_err(), not_found);
         let mut s = bot.settings.clone();
         s.name = "Hijacked".into();
-        assert_eq!(bots::update(&db, &limits, &models(), intruder, id, s).await.unwrap_err(), not_found);
+        assert_eq!(bots::update(&db, &limits, &models(), &common::embedders(), intruder, id, s).await.unwrap_err(), not_found);
         assert_eq!(bots::duplicate(&db, &limits, intruder, id).await.unwrap_err(), not_found);
         assert_eq!(bots::delete(&db, intruder, id).await.unwrap_err(), not_found);
         assert_eq!(bots::set_avatar(&db, &limits, intruder, id, PNG.to_vec()).await.unwrap_err(), not_found);

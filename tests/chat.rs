@@ -230,7 +230,7 @@ async fn history_is_trimmed_to_its_budget_and_follow_ups_search_with_the_previou
     let requests = seen.lock().unwrap();
     assert_eq!(requests.len(), 3);
     assert!(requests[0].history.is_empty());
-    assert!(requests[0].system.contains("[1]") && requests[0].system.contains(&chatsphere::features::bots::BotSettings::named("x", &common::settings().llm.models[0]).persona));
+    assert!(requests[0].system.contains("[1]") && requests[0].system.contains(&chatsphere::features::bots::BotSettings::named("x", &common::settings().llm.models[0], "").persona));
     // Third question: 4 earlier turns exist, but only the newest that fit in 30 tokens are sent.
     let history = &requests[2].history;
     assert_eq!(history.len(), 1, "{history:?}");

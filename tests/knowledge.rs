@@ -26,7 +26,7 @@ fn settings() -> KnowledgeSettings {
 
 async fn owner_and_bot(db: &PgPool, email: &str) -> (Uuid, String) {
     let user = accounts::sign_up(db, &AuthSettings::default(), email, "Owner", "correct horse battery").await.unwrap();
-    let bot = bots::create(db, &BotLimits::default(), &LlmSettings::default().models, user.id, "Harbour").await.unwrap();
+    let bot = bots::create(db, &BotLimits::default(), &LlmSettings::default().models, &common::embedders(), user.id, "Harbour").await.unwrap();
     (user.id, bot.public_id)
 }
 

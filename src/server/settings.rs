@@ -18,6 +18,119 @@ pub struct Settings {
     pub embeddings: EmbeddingSettings,
     pub vectors: VectorSettings,
     pub chat: ChatSettings,
+    pub gemini: GeminiSettings,
+    pub openai: OpenAiSettings,
+    pub pinecone: PineconeSettings,
+}
+
+/// Google Gemini (chat and embeddings). The key comes from `GEMINI_API_KEY` only; without
+/// it, Gemini's models and embeddings are not offered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeminiSettings {
+    pub base_url: String,
+    /// The embedding model bots may choose (empty: none) and its output size.
+    pub embedding_model: String,
+    pub embedding_dimension: usize,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    /// A 429 asking for a longer wait than this fails at once, telling the user when to retry.
+    pub max_retry_wait_secs: u64,
+}
+
+impl Default for GeminiSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://generativelanguage.googleapis.com/v1beta".into(),
+            embedding_model: "gemini-embedding-001".into(),
+            embedding_dimension: 768,
+            max_attempts: 5,
+            retry_base_ms: 1000,
+            retry_cap_ms: 60_000,
+            max_retry_wait_secs: 20,
+        }
+    }
+}
+
+/// One OpenAI-compatible chat endpoint (OpenAI, Ollama, llama.cpp server, vLLM); off while
+/// `base_url` is empty. Its key, if it needs one, comes from `OPENAI_API_KEY`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenAiSettings {
+    /// The provider name `llm.models` entries use for it.
+    pub name: String,
+    pub base_url: String,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    pub max_retry_wait_secs: u64,
+}
+
+impl Default for OpenAiSettings {
+    fn default() -> Self {
+        Self { name: "openai".into(), base_url: String::new(), max_attempts: 5, retry_base_ms: 1000, retry_cap_ms: 60_000, max_retry_wait_secs: 20 }
+    }
+}
+
+/// Pinecone serverless, used when `vectors.provider = "pinecone"`; the key comes from
+/// `PINECONE_API_KEY`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PineconeSettings {
+    pub control_url: String,
+    /// Indexes are named `{index_prefix}-{embedding model}`.
+    pub index_prefix: String,
+    pub cloud: String,
+    pub region: String,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    pub ready_timeout_secs: u64,
+    pub freshness_timeout_secs: u64,
+    pub poll_ms: u64,
+}
+
+impl Default for PineconeSettings {
+    fn default() -> Self {
+        Self {
+            control_url: "https://api.pinecone.io".into(),
+            index_prefix: "chatsphere".into(),
+            cloud: "aws".into(),
+            region: "us-east-1".into(),
+            max_attempts: 4,
+            retry_base_ms: 1000,
+            retry_cap_ms: 20_000,
+            ready_timeout_secs: 300,
+            freshness_timeout_secs: 60,
+            poll_ms: 1000,
+        }
+    }
+}
+
+/// API keys, from the environment only. Not `Serialize`, and `Debug` shows only which are set.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    pub gemini_api_key: Option<String>,
+    pub openai_api_key: Option<String>,
+    pub pinecone_api_key: Option<String>,
+}
+
+impl Secrets {
+    pub fn from_env() -> Self {
+        let key = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Self { gemini_api_key: key("GEMINI_API_KEY"), openai_api_key: key("OPENAI_API_KEY"), pinecone_api_key: key("PINECONE_API_KEY") }
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("gemini_api_key", &self.gemini_api_key.is_some())
+            .field("openai_api_key", &self.openai_api_key.is_some())
+            .field("pinecone_api_key", &self.pinecone_api_key.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,6 +290,9 @@ impl Default for Settings {
             embeddings: EmbeddingSettings::default(),
             vectors: VectorSettings::default(),
             chat: ChatSettings::default(),
+            gemini: GeminiSettings::default(),
+            openai: OpenAiSettings::default(),
+            pinecone: PineconeSettings::default(),
         }
     }
 }

@@ -51,8 +51,11 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     telemetry::init();
     let settings = Settings::load()?;
     let pool = db::connect_and_migrate(&settings.database).await?;
-    let providers = crate::providers::Providers::from_settings(&settings, pool.clone())?;
-    tracing::info!(embedder = providers.embedder.id(), "providers ready");
+    let secrets = crate::server::settings::Secrets::from_env();
+    let providers = crate::providers::Providers::from_settings(&settings, &secrets, pool.clone())?;
+    let embedders: Vec<&str> = providers.embedders.iter().map(|e| e.id()).collect();
+    let models: Vec<String> = providers.models.iter().map(|m| format!("{}/{}", m.provider, m.model)).collect();
+    tracing::info!(?embedders, ?models, vectors = %settings.vectors.provider, "providers ready");
     let state = AppState::new(pool, settings, providers);
     spawn_housekeeping(&state);
     spawn_workers(&state);

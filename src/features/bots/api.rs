@@ -21,22 +21,24 @@ pub async fn get_bot(public_id: String) -> Result<Bot, AppError> {
 #[server(endpoint = "bots/editor_options")]
 pub async fn bot_editor_options() -> Result<EditorOptions, AppError> {
     let caller = crate::features::auth::server::require_user().await?;
-    let settings = &caller.state.settings;
-    Ok(EditorOptions { limits: settings.bots.clone(), models: settings.llm.models.clone() })
+    let state = &caller.state;
+    Ok(EditorOptions { limits: state.settings.bots.clone(), models: state.providers.models.clone(), embedders: state.providers.embedding_choices() })
 }
 
 #[server(endpoint = "bots/create")]
 pub async fn create_bot(name: String) -> Result<Bot, AppError> {
     let caller = crate::features::auth::server::require_user().await?;
-    let s = &caller.state.settings;
-    super::server::create(&caller.state.db, &s.bots, &s.llm.models, caller.user.id, &name).await
+    let state = &caller.state;
+    let embedders = state.providers.embedding_choices();
+    super::server::create(&state.db, &state.settings.bots, &state.providers.models, &embedders, caller.user.id, &name).await
 }
 
 #[server(endpoint = "bots/update", input = Json)]
 pub async fn update_bot(public_id: String, settings: BotSettings) -> Result<Bot, AppError> {
     let caller = crate::features::auth::server::require_user().await?;
-    let s = &caller.state.settings;
-    super::server::update(&caller.state.db, &s.bots, &s.llm.models, caller.user.id, &public_id, settings).await
+    let state = &caller.state;
+    let embedders = state.providers.embedding_choices();
+    super::server::update(&state.db, &state.settings.bots, &state.providers.models, &embedders, caller.user.id, &public_id, settings).await
 }
 
 #[server(endpoint = "bots/duplicate")]
@@ -48,7 +50,14 @@ pub async fn duplicate_bot(public_id: String) -> Result<Bot, AppError> {
 #[server(endpoint = "bots/delete")]
 pub async fn delete_bot(public_id: String) -> Result<(), AppError> {
     let caller = crate::features::auth::server::require_user().await?;
-    super::server::delete(&caller.state.db, caller.user.id, &public_id).await
+    let bot = super::server::delete(&caller.state.db, caller.user.id, &public_id).await?;
+    let vectors = caller.state.providers.vectors.clone();
+    tokio::spawn(async move {
+        if let Err(error) = vectors.delete_bot(bot).await {
+            tracing::warn!(%error, %bot, "vectors of a deleted bot were not removed");
+        }
+    });
+    Ok(())
 }
 
 /// Multipart fields: `public_id`, then `avatar` (the image). The image is read in chunks and

@@ -49,6 +49,9 @@ pub struct BotSettings {
     pub suggested_questions: Vec<String>,
     pub llm_provider: String,
     pub llm_model: String,
+    /// The embedding model (vector space id) the bot's knowledge is indexed with. Changing it
+    /// re-indexes the knowledge in the background.
+    pub embedding_model: String,
     pub temperature: f32,
     pub max_answer_tokens: u32,
     /// How many passages the answer is built from.
@@ -70,7 +73,7 @@ pub const DEFAULT_FALLBACK: &str =
 pub const MAX_SUGGESTED_QUESTIONS: usize = 6;
 
 impl BotSettings {
-    pub fn named(name: &str, model: &ModelChoice) -> Self {
+    pub fn named(name: &str, model: &ModelChoice, embedding_model: &str) -> Self {
         Self {
             name: name.trim().to_owned(),
             description: String::new(),
@@ -80,6 +83,7 @@ impl BotSettings {
             suggested_questions: Vec::new(),
             llm_provider: model.provider.clone(),
             llm_model: model.model.clone(),
+            embedding_model: embedding_model.to_owned(),
             temperature: 0.3,
             max_answer_tokens: 1024,
             top_k: 6,
@@ -94,7 +98,7 @@ impl BotSettings {
 
     /// Checks every rule and returns the settings tidied (trimmed, empty questions dropped).
     /// The first broken rule is reported, naming its field.
-    pub fn validate(mut self, limits: &BotLimits, models: &[ModelChoice]) -> Result<Self, AppError> {
+    pub fn validate(mut self, limits: &BotLimits, models: &[ModelChoice], embedders: &[ModelChoice]) -> Result<Self, AppError> {
         self.name = self.name.trim().to_owned();
         self.description = self.description.trim().to_owned();
         self.avatar_emoji = self.avatar_emoji.trim().to_owned();
@@ -132,6 +136,12 @@ impl BotSettings {
             return Err(AppError::invalid(
                 "llm_model",
                 format!("The model {}/{} is not configured on this server.", self.llm_provider, self.llm_model),
+            ));
+        }
+        if !embedders.iter().any(|m| m.model == self.embedding_model) {
+            return Err(AppError::invalid(
+                "embedding_model",
+                format!("The embedding model {} is not configured on this server.", self.embedding_model),
             ));
         }
         if !(0.0..=2.0).contains(&self.temperature) || self.temperature.is_nan() {
@@ -221,6 +231,18 @@ pub struct ModelChoice {
 pub struct EditorOptions {
     pub limits: BotLimits,
     pub models: Vec<ModelChoice>,
+    pub embedders: Vec<ModelChoice>,
+}
+
+/// Which vector space a bot's searches use now, and how far re-indexing into the chosen one
+/// (`BotSettings::embedding_model`) has come when they differ.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexState {
+    pub live: String,
+    pub done: i32,
+    pub total: i32,
+    /// Why the last re-indexing attempt failed (it is retried).
+    pub error: Option<String>,
 }
 
 /// A bot as its owner sees it in the editor.
@@ -228,6 +250,7 @@ pub struct EditorOptions {
 pub struct Bot {
     pub public_id: String,
     pub settings: BotSettings,
+    pub index: IndexState,
     /// Set when an image avatar was uploaded; changes with every upload (cache busting).
     pub avatar_url: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -257,19 +280,22 @@ mod tests {
         ModelChoice { provider: "offline".into(), model: "extractive".into(), label: "Offline".into() }
     }
 
+    const LOCAL: &str = "local/all-MiniLM-L6-v2";
+
     fn ok(settings: BotSettings) -> Result<BotSettings, AppError> {
-        settings.validate(&BotLimits::default(), &[offline()])
+        let local = ModelChoice { provider: "local".into(), model: LOCAL.into(), label: "MiniLM".into() };
+        settings.validate(&BotLimits::default(), &[offline()], &[local])
     }
 
     #[test]
     fn a_bot_with_just_a_name_is_valid() {
-        let s = ok(BotSettings::named("  Helper  ", &offline())).unwrap();
+        let s = ok(BotSettings::named("  Helper  ", &offline(), LOCAL)).unwrap();
         assert_eq!(s.name, "Helper");
     }
 
     #[test]
     fn each_rule_names_its_field() {
-        let base = BotSettings::named("Helper", &offline());
+        let base = BotSettings::named("Helper", &offline(), LOCAL);
         let field = |f: fn(&mut BotSettings)| {
             let mut s = base.clone();
             f(&mut s);
@@ -280,6 +306,7 @@ mod tests {
         assert_eq!(field(|s| s.persona = "p".repeat(8001)).as_deref(), Some("persona"));
         assert_eq!(field(|s| s.suggested_questions = vec!["q".into(); 7]).as_deref(), Some("suggested_questions"));
         assert_eq!(field(|s| s.llm_model = "gpt-99".into()).as_deref(), Some("llm_model"));
+        assert_eq!(field(|s| s.embedding_model = "gemini/unknown@768".into()).as_deref(), Some("embedding_model"));
         assert_eq!(field(|s| s.temperature = 2.5).as_deref(), Some("temperature"));
         assert_eq!(field(|s| s.temperature = f32::NAN).as_deref(), Some("temperature"));
         assert_eq!(field(|s| s.top_k = 0).as_deref(), Some("top_k"));
@@ -292,7 +319,7 @@ mod tests {
 
     #[test]
     fn blank_suggested_questions_are_dropped_and_colours_lower_cased() {
-        let mut s = BotSettings::named("Helper", &offline());
+        let mut s = BotSettings::named("Helper", &offline(), LOCAL);
         s.suggested_questions = vec!["  What is it? ".into(), "".into(), "   ".into()];
         s.accent_color = "#AABBCC".into();
         let s = ok(s).unwrap();
@@ -302,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_bot_allowed_to_improvise_needs_no_fallback() {
-        let mut s = BotSettings::named("Helper", &offline());
+        let mut s = BotSettings::named("Helper", &offline(), LOCAL);
         s.answer_only_from_knowledge = false;
         s.fallback_message.clear();
         assert!(ok(s).is_ok());

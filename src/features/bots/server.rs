@@ -1,7 +1,7 @@
 //! Bot storage. Every statement names the owner next to the bot (`AND owner_id = $n`): a bot
 //! of someone else is indistinguishable from a bot that does not exist.
 
-use super::{Bot, BotLimits, BotSettings, BotSummary, ModelChoice, Visibility};
+use super::{Bot, BotLimits, BotSettings, BotSummary, IndexState, ModelChoice, Visibility};
 use crate::error::AppError;
 use rand::Rng;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -11,7 +11,7 @@ use uuid::Uuid;
 const COLUMNS: &str = "b.id, b.public_id, b.name, b.description, b.avatar_emoji, b.persona, b.welcome_message,
     b.suggested_questions, b.llm_provider, b.llm_model, b.temperature, b.max_answer_tokens, b.top_k,
     b.min_relevance, b.keyword_weight, b.answer_only_from_knowledge, b.fallback_message, b.accent_color,
-    b.visibility, b.created_at, b.updated_at, b.last_activity_at, a.updated_at AS avatar_updated_at";
+    b.visibility, b.embedding_model, b.embedder, b.reindex_done, b.reindex_total, b.reindex_error, b.created_at, b.updated_at, b.last_activity_at, a.updated_at AS avatar_updated_at";
 
 #[derive(sqlx::FromRow)]
 struct BotRow {
@@ -35,6 +35,11 @@ struct BotRow {
     fallback_message: String,
     accent_color: String,
     visibility: String,
+    embedding_model: String,
+    embedder: String,
+    reindex_done: i32,
+    reindex_total: i32,
+    reindex_error: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
     last_activity_at: chrono::DateTime<chrono::Utc>,
@@ -62,6 +67,7 @@ impl BotRow {
                 suggested_questions: self.suggested_questions,
                 llm_provider: self.llm_provider,
                 llm_model: self.llm_model,
+                embedding_model: self.embedding_model,
                 temperature: self.temperature,
                 max_answer_tokens: self.max_answer_tokens.max(0) as u32,
                 top_k: self.top_k.max(0) as u32,
@@ -72,6 +78,7 @@ impl BotRow {
                 accent_color: self.accent_color,
                 visibility: Visibility::parse(&self.visibility).unwrap_or_default(),
             },
+            index: IndexState { live: self.embedder, done: self.reindex_done, total: self.reindex_total, error: self.reindex_error },
             public_id: self.public_id,
             avatar_url,
             created_at: self.created_at,
@@ -149,7 +156,7 @@ async fn check_bot_limit(tx: &mut Transaction<'_, Postgres>, owner: Uuid, limits
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
-/// Binds the settings as $3…$19, in the column order both INSERT and UPDATE use.
+/// Binds the settings as $3…$20, in the column order both INSERT and UPDATE use.
 fn bind_settings<'q>(query: PgQuery<'q>, s: &'q BotSettings) -> PgQuery<'q> {
     query
         .bind(&s.name)
@@ -169,6 +176,7 @@ fn bind_settings<'q>(query: PgQuery<'q>, s: &'q BotSettings) -> PgQuery<'q> {
         .bind(&s.fallback_message)
         .bind(&s.accent_color)
         .bind(s.visibility.as_str())
+        .bind(&s.embedding_model)
 }
 
 async fn insert(tx: &mut Transaction<'_, Postgres>, owner: Uuid, s: &BotSettings) -> Result<(Uuid, String), AppError> {
@@ -176,8 +184,8 @@ async fn insert(tx: &mut Transaction<'_, Postgres>, owner: Uuid, s: &BotSettings
     let row = bind_settings(sqlx::query(
         "INSERT INTO bots (public_id, owner_id, name, description, avatar_emoji, persona, welcome_message,
             suggested_questions, llm_provider, llm_model, temperature, max_answer_tokens, top_k, min_relevance,
-            keyword_weight, answer_only_from_knowledge, fallback_message, accent_color, visibility)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+            keyword_weight, answer_only_from_knowledge, fallback_message, accent_color, visibility, embedding_model, embedder)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
          RETURNING id",
     )
     .bind(&public_id)
@@ -187,19 +195,20 @@ async fn insert(tx: &mut Transaction<'_, Postgres>, owner: Uuid, s: &BotSettings
     Ok((row.try_get("id")?, public_id))
 }
 
-#[instrument(skip(db, limits, models))]
+#[instrument(skip(db, limits, models, embedders))]
 pub async fn create(
     db: &PgPool,
     limits: &BotLimits,
     models: &[ModelChoice],
+    embedders: &[ModelChoice],
     owner: Uuid,
     name: &str,
 ) -> Result<Bot, AppError> {
-    let model = models.first().ok_or_else(|| {
-        tracing::error!("no LLM models are configured");
-        AppError::Internal
-    })?;
-    let settings = BotSettings::named(name, model).validate(limits, models)?;
+    let (Some(model), Some(embedder)) = (models.first(), embedders.first()) else {
+        tracing::error!("no LLM or embedding models are configured");
+        return Err(AppError::Internal);
+    };
+    let settings = BotSettings::named(name, model, &embedder.model).validate(limits, models, embedders)?;
     let mut tx = db.begin().await?;
     check_bot_limit(&mut tx, owner, limits).await?;
     let (_, public_id) = insert(&mut tx, owner, &settings).await?;
@@ -207,22 +216,27 @@ pub async fn create(
     get(db, owner, &public_id).await
 }
 
-#[instrument(skip(db, limits, models, settings))]
+#[instrument(skip(db, limits, models, embedders, settings))]
 pub async fn update(
     db: &PgPool,
     limits: &BotLimits,
     models: &[ModelChoice],
+    embedders: &[ModelChoice],
     owner: Uuid,
     public_id: &str,
     settings: BotSettings,
 ) -> Result<Bot, AppError> {
-    let s = settings.validate(limits, models)?;
+    let s = settings.validate(limits, models, embedders)?;
     let done = bind_settings(sqlx::query(
         "UPDATE bots SET name = $3, description = $4, avatar_emoji = $5, persona = $6, welcome_message = $7,
             suggested_questions = $8, llm_provider = $9, llm_model = $10, temperature = $11,
             max_answer_tokens = $12, top_k = $13, min_relevance = $14, keyword_weight = $15,
             answer_only_from_knowledge = $16, fallback_message = $17, accent_color = $18, visibility = $19,
-            updated_at = now()
+            -- A new choice starts re-indexing afresh (the worker picks it up).
+            reindex_done = CASE WHEN embedding_model = $20 THEN reindex_done ELSE 0 END,
+            reindex_total = CASE WHEN embedding_model = $20 THEN reindex_total ELSE 0 END,
+            reindex_error = CASE WHEN embedding_model = $20 THEN reindex_error ELSE NULL END,
+            embedding_model = $20, updated_at = now()
           WHERE public_id = $1 AND owner_id = $2",
     )
     .bind(public_id)
@@ -262,18 +276,16 @@ pub async fn duplicate(db: &PgPool, limits: &BotLimits, owner: Uuid, public_id: 
 }
 
 /// Deletes the bot; everything that belongs to it references `bots` with
-/// `ON DELETE CASCADE`, so nothing is left behind.
+/// `ON DELETE CASCADE`, so nothing is left behind in the database. Returns its id, so a
+/// remote vector store can be told.
 #[instrument(skip(db))]
-pub async fn delete(db: &PgPool, owner: Uuid, public_id: &str) -> Result<(), AppError> {
-    let done = sqlx::query("DELETE FROM bots WHERE public_id = $1 AND owner_id = $2")
+pub async fn delete(db: &PgPool, owner: Uuid, public_id: &str) -> Result<Uuid, AppError> {
+    let id: Option<Uuid> = sqlx::query_scalar("DELETE FROM bots WHERE public_id = $1 AND owner_id = $2 RETURNING id")
         .bind(public_id)
         .bind(owner)
-        .execute(db)
+        .fetch_optional(db)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(not_found());
-    }
-    Ok(())
+    id.ok_or_else(not_found)
 }
 
 /// Image formats accepted as avatars, recognised by their first bytes, not their name.

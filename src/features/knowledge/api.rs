@@ -116,7 +116,16 @@ pub struct UploadResult {
 #[server(endpoint = "knowledge/delete")]
 pub async fn delete_document(id: Uuid) -> Result<(), AppError> {
     let caller = crate::features::auth::server::require_user().await?;
-    super::server::store::delete(&caller.state.db, caller.user.id, id).await
+    let bot = super::server::store::delete(&caller.state.db, caller.user.id, id).await?;
+    // The document is gone from every search already (its chunks are); the vectors a remote
+    // store keeps are removed after the answer, with its retries.
+    let vectors = caller.state.providers.vectors.clone();
+    tokio::spawn(async move {
+        if let Err(error) = vectors.delete_document(bot, id).await {
+            tracing::warn!(%error, document = %id, "vectors of a deleted document were not removed");
+        }
+    });
+    Ok(())
 }
 
 #[server(endpoint = "knowledge/set_enabled")]

@@ -2,6 +2,7 @@
 //! trait. Vectors from different embedders live in different spaces, so everything stored is
 //! tagged with `Embedder::id` and never compared across ids.
 
+pub mod gemini;
 pub mod local;
 
 use super::BoxFuture;

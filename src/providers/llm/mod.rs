@@ -5,6 +5,9 @@
 //! which is how a user's Stop and a closed browser tab stop the spending.
 
 pub mod extractive;
+pub mod gemini;
+pub mod openai;
+mod sse;
 
 use crate::features::chat::FinishReason;
 use futures::Stream;

@@ -2,6 +2,7 @@
 //! searches exactly in-process; a hosted store (Pinecone) implements the same trait with a
 //! namespace per bot.
 
+pub mod pinecone;
 pub mod postgres;
 
 use super::BoxFuture;
@@ -47,6 +48,8 @@ pub trait VectorStore: Send + Sync {
     /// foreign-key cascades; remote stores must be told.
     fn delete_document<'a>(&'a self, bot: Uuid, document: Uuid) -> BoxFuture<'a, Result<(), VectorError>>;
     fn delete_bot<'a>(&'a self, bot: Uuid) -> BoxFuture<'a, Result<(), VectorError>>;
+    /// Removes a bot's vectors of one embedding space (the old one, after re-indexing).
+    fn delete_space<'a>(&'a self, bot: Uuid, embedder: &'a str) -> BoxFuture<'a, Result<(), VectorError>>;
 }
 
 /// Vectors travel as little-endian f32 bytes.

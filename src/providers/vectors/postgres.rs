@@ -121,7 +121,7 @@ impl VectorStore for PgVectorStore {
                 sqlx::query(
                     "INSERT INTO chunk_vectors (chunk_id, bot_id, embedder, vector)
                      SELECT u.id, $1, $2, u.v FROM UNNEST($3::bigint[], $4::bytea[]) AS u(id, v)
-                     ON CONFLICT (chunk_id) DO UPDATE SET embedder = EXCLUDED.embedder, vector = EXCLUDED.vector",
+                     ON CONFLICT (chunk_id, embedder) DO UPDATE SET vector = EXCLUDED.vector",
                 )
                 .bind(bot)
                 .bind(embedder)
@@ -152,6 +152,14 @@ impl VectorStore for PgVectorStore {
     fn delete_bot<'a>(&'a self, bot: Uuid) -> BoxFuture<'a, Result<(), VectorError>> {
         self.cache.lock().unwrap().retain(|(b, _), _| *b != bot);
         Box::pin(async { Ok(()) }) // chunk_vectors cascade from bots
+    }
+
+    fn delete_space<'a>(&'a self, bot: Uuid, embedder: &'a str) -> BoxFuture<'a, Result<(), VectorError>> {
+        self.cache.lock().unwrap().retain(|(b, e), _| !(*b == bot && e == embedder));
+        Box::pin(async move {
+            sqlx::query("DELETE FROM chunk_vectors WHERE bot_id = $1 AND embedder = $2").bind(bot).bind(embedder).execute(&self.db).await?;
+            Ok(())
+        })
     }
 }
 

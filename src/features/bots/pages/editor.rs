@@ -40,13 +40,15 @@ fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
     let saved = RwSignal::new(bot.settings.clone());
     let draft = RwSignal::new(bot.settings);
     let avatar_url = RwSignal::new(bot.avatar_url);
+    let index = RwSignal::new(bot.index);
     let options = StoredValue::new(options);
     let dirty = Memo::new(move |_| draft.with(|d| saved.with(|s| d != s)));
-    let check = Memo::new(move |_| options.with_value(|o| draft.get().validate(&o.limits, &o.models)).err());
+    let check = Memo::new(move |_| options.with_value(|o| draft.get().validate(&o.limits, &o.models, &o.embedders)).err());
 
     let save = Action::new(move |settings: &BotSettings| update_bot(public_id.get_value(), settings.clone()));
     Effect::new(move |_| match save.value().get() {
         Some(Ok(bot)) => {
+            index.set(bot.index);
             saved.set(bot.settings.clone());
             draft.set(bot.settings);
             toasts.success("Bot saved.");
@@ -126,6 +128,7 @@ fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
                     <NumberInput label="Passages per answer" field="top_k" draft get=|d| d.top_k set=|d, v| d.top_k = v error=error("top_k") />
                     <Slider label="Minimum relevance" draft min=0.0 max=1.0 step=0.05 get=|d| d.min_relevance set=|d, v| d.min_relevance = v
                         show=|v| format!("{v:.2}") hint="Passages scoring below this are not used." error=error("min_relevance") />
+                    <EmbeddingSelect draft options index saved public_id error=error("embedding_model") />
                     <Slider label="Keyword ↔ meaning balance" draft min=0.0 max=1.0 step=0.05 get=|d| d.keyword_weight set=|d, v| d.keyword_weight = v
                         show=|v| format!("{:.0}% keyword, {:.0}% meaning", v * 100.0, (1.0 - v) * 100.0)
                         hint="Keyword search finds exact terms and names; meaning (vector) search finds paraphrases." error=error("keyword_weight") />
@@ -315,6 +318,70 @@ fn ModelSelect(draft: RwSignal<BotSettings>, options: StoredValue<EditorOptions>
                 }).collect_view()}
             </select>
             <FieldError error id="bot-model-error".to_string() />
+        </div>
+    }
+}
+
+/// The embedding model, and while the knowledge is being re-indexed for a new one, how far
+/// it has come (polled until done; the old index answers meanwhile).
+#[component]
+fn EmbeddingSelect(
+    draft: RwSignal<BotSettings>,
+    options: StoredValue<EditorOptions>,
+    index: RwSignal<crate::features::bots::IndexState>,
+    saved: RwSignal<BotSettings>,
+    public_id: StoredValue<String>,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let embedders = options.with_value(|o| o.embedders.clone());
+    let label_of = StoredValue::new(embedders.iter().map(|m| (m.model.clone(), m.label.clone())).collect::<Vec<_>>());
+    let label = move |id: &str| label_of.with_value(|l| l.iter().find(|(m, _)| m == id).map(|(_, l)| l.clone()).unwrap_or_else(|| id.to_owned()));
+    let current = move || draft.with(|d| d.embedding_model.clone());
+    let reindexing = move || saved.with(|s| index.with(|i| s.embedding_model != i.live));
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                if reindexing() {
+                    leptos::task::spawn_local(async move {
+                        if let Ok(bot) = get_bot(public_id.get_value()).await {
+                            index.set(bot.index);
+                        }
+                    });
+                }
+            },
+            std::time::Duration::from_millis(1500),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = public_id;
+    view! {
+        <div class="space-y-1">
+            <label for="bot-embedding" class="block text-sm font-medium">"Embedding model"</label>
+            <select id="bot-embedding" class="input" prop:value=current
+                on:change=move |ev| draft.update(|d| d.embedding_model = event_target_value(&ev))>
+                {embedders.into_iter().map(|m| {
+                    let value = m.model.clone();
+                    view! { <option value=value.clone() selected=move || current() == value>{m.label}</option> }
+                }).collect_view()}
+            </select>
+            <p class="text-xs text-slate-500">"Changing it re-indexes the bot's documents in the background; answers keep using the current index until the new one is complete."</p>
+            <Show when=reindexing>
+                {move || index.with(|i| {
+                    let percent = if i.total > 0 { i.done * 100 / i.total } else { 0 };
+                    view! {
+                        <div class="rounded border border-amber-300 bg-amber-50 dark:bg-amber-950/40 p-2 text-xs space-y-1" data-testid="reindex-status" role="status">
+                            <p>{format!("Re-indexing for {}: {} of {} documents ({percent}%). Answers use {} until it is done.", label(&saved.with(|s| s.embedding_model.clone())), i.done, i.total, label(&i.live))}</p>
+                            <div class="h-1.5 rounded bg-amber-200"><div class="h-1.5 rounded bg-amber-500" style=format!("width: {percent}%")></div></div>
+                            {i.error.clone().map(|e| view! { <p class="text-red-700">{format!("Last attempt failed: {e} (retrying)")}</p> })}
+                        </div>
+                    }
+                })}
+            </Show>
+            <FieldError error id="bot-embedding-error".to_string() />
         </div>
     }
 }

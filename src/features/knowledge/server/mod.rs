@@ -5,6 +5,7 @@ pub mod chunk;
 pub mod extract;
 pub mod fetch;
 pub mod queue;
+pub mod reindex;
 pub mod search;
 pub mod store;
 pub mod worker;

@@ -175,12 +175,19 @@ pub fn fuse(keyword: &[i64], vector: &[i64], keyword_weight: f32) -> Vec<(i64, f
 /// Both ranked lists for `query`, each `n` deep: (chunk id, keyword score) and vector hits.
 pub async fn candidates(db: &PgPool, providers: &Providers, bot: Uuid, query: &str, n: usize) -> Result<(Vec<(i64, f32)>, Vec<VectorHit>), AppError> {
     let embed = async {
-        let vectors = providers.embedder.embed(vec![query.to_owned()], Purpose::Query).await.map_err(|e| {
+        // The space searches use now (during re-indexing, still the old one).
+        let space: Option<String> = sqlx::query_scalar("SELECT embedder FROM bots WHERE id = $1").bind(bot).fetch_optional(db).await?;
+        let Some(space) = space else { return Ok(Vec::new()) };
+        let embedder = providers.embedder(&space).ok_or_else(|| {
+            tracing::error!(%space, "the bot's embedding model is not configured");
+            AppError::Unreachable
+        })?;
+        let vectors = embedder.embed(vec![query.to_owned()], Purpose::Query).await.map_err(|e| {
             tracing::error!(error = %e, "query embedding failed");
             AppError::Unreachable
         })?;
         let vector = vectors.into_iter().next().unwrap_or_default();
-        providers.vectors.query(bot, providers.embedder.id(), &vector, n).await.map_err(|e| {
+        providers.vectors.query(bot, &space, &vector, n).await.map_err(|e| {
             tracing::error!(error = %e, "vector search failed");
             AppError::Unreachable
         })

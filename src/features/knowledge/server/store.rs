@@ -182,17 +182,14 @@ pub async fn list(db: &PgPool, owner: Uuid, bot_public_id: &str) -> Result<Vec<D
 }
 
 /// Deletes the document; its original, chunks (and keyword index entries with them) and jobs
-/// go by cascade.
-pub async fn delete(db: &PgPool, owner: Uuid, id: Uuid) -> Result<(), AppError> {
-    let done = sqlx::query("DELETE FROM documents d USING bots b WHERE d.id = $1 AND b.id = d.bot_id AND b.owner_id = $2")
+/// go by cascade. Returns the bot it belonged to, so a remote vector store can be told.
+pub async fn delete(db: &PgPool, owner: Uuid, id: Uuid) -> Result<Uuid, AppError> {
+    let bot: Option<Uuid> = sqlx::query_scalar("DELETE FROM documents d USING bots b WHERE d.id = $1 AND b.id = d.bot_id AND b.owner_id = $2 RETURNING d.bot_id")
         .bind(id)
         .bind(owner)
-        .execute(db)
+        .fetch_optional(db)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(document_not_found());
-    }
-    Ok(())
+    bot.ok_or_else(document_not_found)
 }
 
 /// A disabled document stays stored and indexed but is left out of every search.

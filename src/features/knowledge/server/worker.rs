@@ -8,7 +8,7 @@ use super::extract::{self, Unreadable};
 use super::fetch;
 use super::queue::{self, Job, Outcome};
 use crate::error::AppError;
-use crate::providers::embed::{EmbedError, Purpose};
+use crate::providers::embed::{EmbedError, Embedder, Purpose};
 use crate::providers::vectors::{VectorError, VectorRecord};
 use crate::providers::Providers;
 use crate::features::knowledge::DocStatus;
@@ -60,7 +60,12 @@ impl From<sqlx::Error> for RunError {
 pub async fn run(db: PgPool, settings: KnowledgeSettings, providers: Providers, worker: String) {
     tracing::info!(%worker, "ingestion worker started");
     loop {
-        match run_once(&db, &settings, &providers, &worker).await {
+        // Documents first (people wait for them), then bots being re-indexed.
+        let work = match run_once(&db, &settings, &providers, &worker).await {
+            Ok(false) => super::reindex::run_once(&db, &providers, settings.lease_secs).await,
+            other => other,
+        };
+        match work {
             Ok(true) => continue,
             Ok(false) => tokio::time::sleep(Duration::from_millis(settings.poll_millis)).await,
             Err(error) => {
@@ -176,7 +181,16 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, providers: &Provider
 
     set_stage(db, job.document_id, DocStatus::Embedding, EMBED_FROM).await?;
     let started = Instant::now();
-    let vectors = embed_chunks(db, providers, job.document_id, &chunks).await?;
+    // The bot's live space, and the one it is being re-indexed into if any.
+    let spaces = bot_spaces(db, bot).await?;
+    let mut embedded = Vec::with_capacity(spaces.len());
+    for (i, space) in spaces.iter().enumerate() {
+        let embedder = providers
+            .embedder(space)
+            .ok_or_else(|| Unreadable(format!("The bot's embedding model {space} is not configured on this server; choose another in its settings.")))?;
+        let share = (i as f32 / spaces.len() as f32, (i + 1) as f32 / spaces.len() as f32);
+        embedded.push((space.clone(), embed_chunks(db, embedder.as_ref(), job.document_id, &chunks, share).await?));
+    }
     stage_ms.insert("embedding", started.elapsed().as_millis() as u64);
 
     set_stage(db, job.document_id, DocStatus::Indexing, EMBED_TO).await?;
@@ -194,16 +208,26 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, providers: &Provider
         return Ok(()); // deleted while we worked
     };
     tx.commit().await?;
-    let records = chunks
-        .iter()
-        .zip(ids)
-        .zip(vectors)
-        .map(|((c, chunk_id), vector)| VectorRecord { chunk_id, document_id: job.document_id, ordinal: c.ordinal, vector })
-        .collect();
-    providers.vectors.upsert(bot, providers.embedder.id(), records).await?;
+    for (space, vectors) in embedded {
+        let records = chunks
+            .iter()
+            .zip(&ids)
+            .zip(vectors)
+            .map(|((c, &chunk_id), vector)| VectorRecord { chunk_id, document_id: job.document_id, ordinal: c.ordinal, vector })
+            .collect();
+        providers.vectors.upsert(bot, &space, records).await?;
+    }
 
     let mut tx = db.begin().await?;
     stage_ms.insert("indexing", started.elapsed().as_millis() as u64);
+    // The owner may have chosen another embedding model while we worked: the new set must be
+    // in every space the bot now searches or is being re-indexed into.
+    let now: Option<(String, String)> = sqlx::query_as("SELECT embedder, embedding_model FROM bots WHERE id = $1 FOR SHARE").bind(bot).fetch_optional(&mut *tx).await?;
+    if let Some((live, target)) = now {
+        if !spaces.contains(&live) || !spaces.contains(&target) {
+            return Err(RunError::Transient("the bot's embedding model changed during indexing".into()));
+        }
+    }
     let swapped = sqlx::query(
         "UPDATE documents SET generation = $2, status = 'ready', progress = 1, error = NULL,
                 chunk_count = $3, char_count = $4, page_count = $5, stage_ms = $6, updated_at = now()
@@ -237,10 +261,17 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, providers: &Provider
 const EMBED_FROM: f32 = 0.3;
 const EMBED_TO: f32 = 0.9;
 
-/// Embeds in the embedder's batch size, reporting progress after each batch. The heading path
-/// goes in with the text: "Refunds › Digital goods" says what a terse passage is about.
-async fn embed_chunks(db: &PgPool, providers: &Providers, document: Uuid, chunks: &[Chunk]) -> Result<Vec<Vec<f32>>, RunError> {
-    let embedder = &providers.embedder;
+/// The vector spaces a bot's new chunks must be embedded into: the one its searches use, and
+/// the one it is being re-indexed into, if any.
+async fn bot_spaces(db: &PgPool, bot: Uuid) -> Result<Vec<String>, RunError> {
+    let (live, target): (String, String) = sqlx::query_as("SELECT embedder, embedding_model FROM bots WHERE id = $1").bind(bot).fetch_one(db).await?;
+    Ok(if live == target { vec![live] } else { vec![live, target] })
+}
+
+/// Embeds in the embedder's batch size, reporting progress after each batch (`share` is the
+/// part of the embedding stage this space takes). The heading path goes in with the text:
+/// "Refunds › Digital goods" says what a terse passage is about.
+async fn embed_chunks(db: &PgPool, embedder: &dyn Embedder, document: Uuid, chunks: &[Chunk], share: (f32, f32)) -> Result<Vec<Vec<f32>>, RunError> {
     let mut vectors = Vec::with_capacity(chunks.len());
     for batch in chunks.chunks(embedder.batch_size()) {
         let texts = batch.iter().map(embedding_text).collect();
@@ -249,17 +280,21 @@ async fn embed_chunks(db: &PgPool, providers: &Providers, document: Uuid, chunks
             return Err(RunError::Transient("the embedder returned the wrong number or size of vectors".into()));
         }
         vectors.extend(got);
-        let done = vectors.len() as f32 / chunks.len() as f32;
+        let done = share.0 + (share.1 - share.0) * vectors.len() as f32 / chunks.len() as f32;
         set_stage(db, document, DocStatus::Embedding, EMBED_FROM + (EMBED_TO - EMBED_FROM) * done).await?;
     }
     Ok(vectors)
 }
 
 pub fn embedding_text(chunk: &Chunk) -> String {
-    if chunk.heading_path.is_empty() {
-        chunk.text.clone()
+    text_to_embed(&chunk.heading_path, &chunk.text)
+}
+
+pub fn text_to_embed(heading_path: &str, text: &str) -> String {
+    if heading_path.is_empty() {
+        text.to_owned()
     } else {
-        format!("{}\n{}", chunk.heading_path, chunk.text)
+        format!("{heading_path}\n{text}")
     }
 }
 

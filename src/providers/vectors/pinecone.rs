@@ -1,0 +1,465 @@
+//! Pinecone (serverless) over its REST API. One index per embedding space, created on first
+//! use and waited for until Ready (a deployment with one embedding model has one index); one
+//! namespace per bot in it. Records are `{document}#{ordinal:05}` with the document id in
+//! metadata, so a document's vectors are found by listing the id prefix (the delimiter
+//! included: `doc1#` never matches `doc10#`). Matches are mapped back to the bot's live,
+//! enabled chunks in PostgreSQL, which is also where keyword search stays.
+//!
+//! Writes are eventually visible: an upsert returns `x-pinecone-request-lsn`, a query
+//! `x-pinecone-max-indexed-lsn`; `upsert` returns only once its writes are searchable, so a
+//! document is never shown "ready" before questions can find it.
+
+use super::{VectorError, VectorHit, VectorRecord, VectorStore};
+use crate::providers::retry::{retryable_status, Backoff};
+use crate::providers::BoxFuture;
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Pinecone's limits per upsert request.
+pub const MAX_UPSERT_RECORDS: usize = 1000;
+pub const MAX_UPSERT_BYTES: usize = 2 * 1024 * 1024;
+/// Ids per delete request.
+pub const MAX_DELETE_IDS: usize = 1000;
+const API_VERSION: &str = "2025-04";
+
+#[derive(Clone)]
+pub struct PineconeConfig {
+    /// `https://api.pinecone.io`; data-plane hosts are reached with the same scheme.
+    pub control_url: String,
+    pub api_key: String,
+    /// Index names are `{prefix}-{embedding space}`.
+    pub index_prefix: String,
+    pub cloud: String,
+    pub region: String,
+    pub backoff: Backoff,
+    /// How long to wait for a new index to become Ready, and for writes to become searchable.
+    pub ready_timeout: Duration,
+    pub freshness_timeout: Duration,
+    pub poll: Duration,
+}
+
+pub struct PineconeStore {
+    client: reqwest::Client,
+    config: PineconeConfig,
+    db: PgPool,
+    /// Index name → data-plane host, cached: describe-index is not for every request.
+    hosts: Mutex<HashMap<String, String>>,
+}
+
+fn namespace(bot: Uuid) -> String {
+    format!("bot-{bot}")
+}
+
+pub fn record_id(document: Uuid, ordinal: i32) -> String {
+    format!("{document}#{ordinal:05}")
+}
+
+/// `{prefix}-{space}` within Pinecone's rules: 1–45 characters of lowercase letters, digits
+/// and `-`, starting and ending alphanumeric. Long names keep a hash so they stay distinct.
+pub fn index_name(prefix: &str, embedder: &str) -> String {
+    let raw = format!("{prefix}-{embedder}").to_lowercase();
+    let mut name = String::new();
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if !(c == '-' && name.ends_with('-')) {
+            name.push(c);
+        }
+    }
+    let name = name.trim_matches('-').to_owned();
+    if name.len() <= 45 {
+        return name;
+    }
+    use sha2::Digest;
+    let hash = hex::encode(&sha2::Sha256::digest(raw.as_bytes())[..4]);
+    format!("{}-{hash}", name[..36].trim_end_matches('-'))
+}
+
+#[derive(Deserialize)]
+struct IndexModel {
+    name: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    status: IndexStatus,
+}
+
+#[derive(Deserialize, Default)]
+struct IndexStatus {
+    #[serde(default)]
+    ready: bool,
+    #[serde(default)]
+    state: String,
+}
+
+#[derive(Deserialize)]
+struct QueryResponse {
+    #[serde(default)]
+    matches: Vec<Match>,
+}
+
+#[derive(Deserialize)]
+struct Match {
+    id: String,
+    #[serde(default)]
+    score: f32,
+}
+
+#[derive(Deserialize)]
+struct ListResponse {
+    #[serde(default)]
+    vectors: Vec<ListedId>,
+    pagination: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+struct ListedId {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct Pagination {
+    next: Option<String>,
+}
+
+/// A data-plane or control-plane answer worth reading.
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl PineconeStore {
+    pub fn new(client: reqwest::Client, config: PineconeConfig, db: PgPool) -> Self {
+        Self { client, config, db, hosts: Mutex::new(HashMap::new()) }
+    }
+
+    fn scheme(&self) -> &str {
+        if self.config.control_url.starts_with("http://") { "http" } else { "https" }
+    }
+
+    /// Sends with Pinecone's headers, retrying 429 and 5xx with backoff. Statuses in `ok` are
+    /// returned as they are (e.g. 404 where "not there" is an answer); other failures become
+    /// errors that say what happened.
+    async fn send(&self, method: reqwest::Method, url: &str, body: Option<&serde_json::Value>, ok: &[u16]) -> Result<Reply, VectorError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.client.request(method.clone(), url).header("Api-Key", &self.config.api_key).header("X-Pinecone-API-Version", API_VERSION);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) if self.config.backoff.has_more(attempt) => {
+                    tracing::warn!(attempt, error = %e, "Pinecone unreachable; retrying");
+                    tokio::time::sleep(self.config.backoff.delay(attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(VectorError::Transient(format!("Pinecone unreachable: {e}"))),
+            };
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.text().await.unwrap_or_default();
+            if (200..300).contains(&status) || ok.contains(&status) {
+                return Ok(Reply { status, headers, body });
+            }
+            if retryable_status(status) && self.config.backoff.has_more(attempt) {
+                tracing::warn!(attempt, status, body = %body.chars().take(200).collect::<String>(), "Pinecone busy; retrying");
+                tokio::time::sleep(self.config.backoff.delay(attempt)).await;
+                continue;
+            }
+            return Err(error(status, &body));
+        }
+    }
+
+    /// The data-plane host of the index for `embedder`; with `create`, the index is made
+    /// (with that dimension) when missing and waited for until Ready.
+    async fn host(&self, embedder: &str, create: Option<usize>) -> Result<Option<String>, VectorError> {
+        let name = index_name(&self.config.index_prefix, embedder);
+        if let Some(host) = self.hosts.lock().unwrap().get(&name) {
+            return Ok(Some(host.clone()));
+        }
+        let url = format!("{}/indexes/{name}", self.config.control_url.trim_end_matches('/'));
+        let started = Instant::now();
+        let mut created = false;
+        loop {
+            let reply = self.send(reqwest::Method::GET, &url, None, &[404]).await?;
+            if reply.status == 404 {
+                let Some(dimension) = create else { return Ok(None) };
+                if created {
+                    return Err(VectorError::Transient(format!("Pinecone index {name} vanished while being created")));
+                }
+                let body = json!({
+                    "name": name, "dimension": dimension, "metric": "cosine",
+                    "spec": {"serverless": {"cloud": self.config.cloud, "region": self.config.region}},
+                    "deletion_protection": "disabled", "tags": {"app": "chatsphere"},
+                });
+                let indexes = format!("{}/indexes", self.config.control_url.trim_end_matches('/'));
+                // 409: another server process created it first; either way we wait for Ready.
+                self.send(reqwest::Method::POST, &indexes, Some(&body), &[409]).await?;
+                tracing::info!(index = %name, dimension, "Pinecone index created");
+                created = true;
+                continue;
+            }
+            let index: IndexModel = serde_json::from_str(&reply.body).map_err(|e| VectorError::Transient(format!("Pinecone describe-index: {e}")))?;
+            if index.status.ready && !index.host.is_empty() {
+                self.hosts.lock().unwrap().insert(index.name, index.host.clone());
+                return Ok(Some(index.host));
+            }
+            if index.status.state == "InitializationFailed" || index.status.state == "Terminating" {
+                return Err(VectorError::Permanent(format!("Pinecone index {name} is {}", index.status.state)));
+            }
+            if started.elapsed() > self.config.ready_timeout {
+                return Err(VectorError::Transient(format!("Pinecone index {name} is still {} after {:?}", index.status.state, self.config.ready_timeout)));
+            }
+            tokio::time::sleep(self.config.poll).await;
+        }
+    }
+
+    /// Hosts of every index this deployment has (all embedding spaces), for deletions.
+    async fn all_hosts(&self) -> Result<Vec<String>, VectorError> {
+        let url = format!("{}/indexes", self.config.control_url.trim_end_matches('/'));
+        let reply = self.send(reqwest::Method::GET, &url, None, &[]).await?;
+        #[derive(Deserialize)]
+        struct Indexes {
+            #[serde(default)]
+            indexes: Vec<IndexModel>,
+        }
+        let list: Indexes = serde_json::from_str(&reply.body).map_err(|e| VectorError::Transient(format!("Pinecone list-indexes: {e}")))?;
+        let prefix = format!("{}-", self.config.index_prefix);
+        Ok(list.indexes.into_iter().filter(|i| i.name.starts_with(&prefix) && !i.host.is_empty()).map(|i| i.host).collect())
+    }
+
+    fn data_url(&self, host: &str, path: &str) -> String {
+        format!("{}://{host}{path}", self.scheme())
+    }
+
+    /// Every record id in `namespace` starting with `prefix`, page by page.
+    async fn list_ids(&self, host: &str, namespace: &str, prefix: &str) -> Result<Vec<String>, VectorError> {
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut url = reqwest::Url::parse(&self.data_url(host, "/vectors/list")).map_err(|e| VectorError::Permanent(e.to_string()))?;
+            url.query_pairs_mut().append_pair("namespace", namespace).append_pair("prefix", prefix).append_pair("limit", "100");
+            if let Some(t) = &token {
+                url.query_pairs_mut().append_pair("paginationToken", t);
+            }
+            let reply = self.send(reqwest::Method::GET, url.as_str(), None, &[404]).await?;
+            if reply.status == 404 {
+                return Ok(ids);
+            }
+            let page: ListResponse = serde_json::from_str(&reply.body).map_err(|e| VectorError::Transient(format!("Pinecone list: {e}")))?;
+            ids.extend(page.vectors.into_iter().map(|v| v.id));
+            match page.pagination.and_then(|p| p.next) {
+                Some(next) => token = Some(next),
+                None => return Ok(ids),
+            }
+        }
+    }
+
+    async fn delete_ids(&self, host: &str, namespace: &str, ids: &[String]) -> Result<(), VectorError> {
+        for batch in ids.chunks(MAX_DELETE_IDS) {
+            self.send(reqwest::Method::POST, &self.data_url(host, "/vectors/delete"), Some(&json!({"ids": batch, "namespace": namespace})), &[]).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_namespace(&self, host: &str, bot: Uuid) -> Result<(), VectorError> {
+        let url = self.data_url(host, &format!("/namespaces/{}", namespace(bot)));
+        self.send(reqwest::Method::DELETE, &url, None, &[404]).await?;
+        Ok(())
+    }
+
+    /// Waits until a query sees writes up to `lsn`.
+    async fn wait_visible(&self, host: &str, namespace: &str, probe: &[f32], lsn: u64) -> Result<(), VectorError> {
+        let started = Instant::now();
+        loop {
+            let reply = self.send(reqwest::Method::POST, &self.data_url(host, "/query"), Some(&json!({"namespace": namespace, "topK": 1, "vector": probe})), &[]).await?;
+            let indexed = lsn_header(&reply.headers, "x-pinecone-max-indexed-lsn");
+            match indexed {
+                None => return Ok(()), // an API without freshness headers: nothing to wait on
+                Some(indexed) if indexed >= lsn => return Ok(()),
+                Some(_) if started.elapsed() > self.config.freshness_timeout => {
+                    return Err(VectorError::Transient(format!("Pinecone had not indexed the writes after {:?}", self.config.freshness_timeout)));
+                }
+                Some(_) => tokio::time::sleep(self.config.poll).await,
+            }
+        }
+    }
+}
+
+fn lsn_header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Pinecone's errors: JSON `{code, message}` (data plane), `{error: {code, message}}` (control
+/// plane), or plain text (a data-plane 401).
+fn error(status: u16, body: &str) -> VectorError {
+    let value: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let message = value
+        .as_ref()
+        .and_then(|v| v.pointer("/error/message").or_else(|| v.get("message")))
+        .and_then(|m| m.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| body.trim().chars().take(300).collect());
+    match status {
+        401 => VectorError::Permanent("Pinecone rejected this server's API key (PINECONE_API_KEY).".into()),
+        s if retryable_status(s) => VectorError::Transient(format!("Pinecone is busy or failing ({s}): {message}")),
+        s => VectorError::Permanent(format!("Pinecone refused the request ({s}): {message}")),
+    }
+}
+
+/// Splits records into upsert requests under both limits (count and body size).
+pub fn batches(namespace: &str, records: &[(String, &VectorRecord)]) -> Vec<serde_json::Value> {
+    // Room for the envelope and for the serialiser's number formatting differing from ours.
+    let budget = MAX_UPSERT_BYTES - 64 * 1024;
+    let mut out = Vec::new();
+    let mut current: Vec<serde_json::Value> = Vec::new();
+    let mut size = 0;
+    for (id, r) in records {
+        let vector = json!({"id": id, "values": r.vector, "metadata": {"document_id": r.document_id.to_string(), "ordinal": r.ordinal}});
+        let bytes = vector.to_string().len() + 1;
+        if !current.is_empty() && (current.len() == MAX_UPSERT_RECORDS || size + bytes > budget) {
+            out.push(json!({"vectors": std::mem::take(&mut current), "namespace": namespace}));
+            size = 0;
+        }
+        size += bytes;
+        current.push(vector);
+    }
+    if !current.is_empty() {
+        out.push(json!({"vectors": current, "namespace": namespace}));
+    }
+    out
+}
+
+impl VectorStore for PineconeStore {
+    fn upsert<'a>(&'a self, bot: Uuid, embedder: &'a str, records: Vec<VectorRecord>) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            let Some(first) = records.first() else { return Ok(()) };
+            let host = self.host(embedder, Some(first.vector.len())).await?.unwrap_or_default();
+            let ns = namespace(bot);
+            let ided: Vec<(String, &VectorRecord)> = records.iter().map(|r| (record_id(r.document_id, r.ordinal), r)).collect();
+            let mut lsn = None;
+            for body in batches(&ns, &ided) {
+                let reply = self.send(reqwest::Method::POST, &self.data_url(&host, "/vectors/upsert"), Some(&body), &[]).await?;
+                lsn = lsn.max(lsn_header(&reply.headers, "x-pinecone-request-lsn"));
+            }
+            // A shorter new version of a document leaves its old tail behind: remove it.
+            let mut documents: Vec<Uuid> = records.iter().map(|r| r.document_id).collect();
+            documents.sort();
+            documents.dedup();
+            let written: std::collections::HashSet<&str> = ided.iter().map(|(id, _)| id.as_str()).collect();
+            for document in documents {
+                let stale: Vec<String> = self.list_ids(&host, &ns, &format!("{document}#")).await?.into_iter().filter(|id| !written.contains(id.as_str())).collect();
+                self.delete_ids(&host, &ns, &stale).await?;
+            }
+            if let Some(lsn) = lsn {
+                self.wait_visible(&host, &ns, &first.vector, lsn).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn query<'a>(&'a self, bot: Uuid, embedder: &'a str, query: &'a [f32], k: usize) -> BoxFuture<'a, Result<Vec<VectorHit>, VectorError>> {
+        Box::pin(async move {
+            let Some(host) = self.host(embedder, None).await? else { return Ok(Vec::new()) };
+            let disabled: Vec<String> = sqlx::query_scalar("SELECT id::text FROM documents WHERE bot_id = $1 AND NOT enabled").bind(bot).fetch_all(&self.db).await?;
+            // A few extra: records of a document being re-indexed may not map to live chunks.
+            let mut body = json!({"namespace": namespace(bot), "topK": (k + 10).min(10_000), "vector": query, "includeMetadata": true, "includeValues": false});
+            if !disabled.is_empty() {
+                body["filter"] = json!({"document_id": {"$nin": disabled}});
+            }
+            let reply = self.send(reqwest::Method::POST, &self.data_url(&host, "/query"), Some(&body), &[]).await?;
+            let found: QueryResponse = serde_json::from_str(&reply.body).map_err(|e| VectorError::Transient(format!("Pinecone query: {e}")))?;
+            let mut keys: Vec<(Uuid, i32, f32)> = Vec::new();
+            for m in found.matches {
+                let parsed = m.id.split_once('#').and_then(|(d, o)| Some((d.parse::<Uuid>().ok()?, o.parse::<i32>().ok()?)));
+                if let Some((d, o)) = parsed {
+                    keys.push((d, o, m.score));
+                }
+            }
+            let docs: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+            let ordinals: Vec<i32> = keys.iter().map(|k| k.1).collect();
+            // The bot's live, enabled chunks only: whatever the index returns, nothing of
+            // another bot or of a disabled or replaced document gets through.
+            let rows: Vec<(Uuid, i32, i64)> = sqlx::query_as(
+                "SELECT c.document_id, c.ordinal, c.id
+                   FROM UNNEST($2::uuid[], $3::int[]) AS k(document_id, ordinal)
+                   JOIN chunks c ON c.document_id = k.document_id AND c.ordinal = k.ordinal AND c.bot_id = $1
+                   JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled",
+            )
+            .bind(bot)
+            .bind(&docs)
+            .bind(&ordinals)
+            .fetch_all(&self.db)
+            .await?;
+            let live: HashMap<(Uuid, i32), i64> = rows.into_iter().map(|(d, o, id)| ((d, o), id)).collect();
+            Ok(keys.into_iter().filter_map(|(d, o, score)| live.get(&(d, o)).map(|&chunk_id| VectorHit { chunk_id, score })).take(k).collect())
+        })
+    }
+
+    fn delete_document<'a>(&'a self, bot: Uuid, document: Uuid) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            let ns = namespace(bot);
+            for host in self.all_hosts().await? {
+                let ids = self.list_ids(&host, &ns, &format!("{document}#")).await?;
+                self.delete_ids(&host, &ns, &ids).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_bot<'a>(&'a self, bot: Uuid) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            for host in self.all_hosts().await? {
+                self.delete_namespace(&host, bot).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_space<'a>(&'a self, bot: Uuid, embedder: &'a str) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            if let Some(host) = self.host(embedder, None).await? {
+                self.delete_namespace(&host, bot).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_names_follow_pinecone_rules() {
+        assert_eq!(index_name("chatsphere", "local/all-MiniLM-L6-v2"), "chatsphere-local-all-minilm-l6-v2");
+        assert_eq!(index_name("chatsphere", "gemini/gemini-embedding-001@768"), "chatsphere-gemini-gemini-embedding-001-768");
+        let long = index_name("chatsphere", "someone/a-very-long-embedding-model-name-v3@1536");
+        let other = index_name("chatsphere", "someone/a-very-long-embedding-model-name-v3@3072");
+        assert!(long.len() <= 45 && other.len() <= 45 && long != other, "{long} {other}");
+        assert!(long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    }
+
+    #[test]
+    fn upserts_stay_under_both_limits() {
+        let doc = Uuid::new_v4();
+        let records: Vec<VectorRecord> = (0..2500).map(|i| VectorRecord { chunk_id: i, document_id: doc, ordinal: i as i32, vector: vec![0.123_456_79; 768] }).collect();
+        let ided: Vec<(String, &VectorRecord)> = records.iter().map(|r| (record_id(r.document_id, r.ordinal), r)).collect();
+        let bodies = batches("bot-x", &ided);
+        let total: usize = bodies.iter().map(|b| b["vectors"].as_array().unwrap().len()).sum();
+        assert_eq!(total, 2500);
+        for b in &bodies {
+            assert!(b["vectors"].as_array().unwrap().len() <= MAX_UPSERT_RECORDS);
+            assert!(b.to_string().len() < MAX_UPSERT_BYTES, "{} bytes", b.to_string().len());
+        }
+        assert!(bodies.len() >= 3, "768 floats a record: 2 MB holds a few hundred, so more than count alone would need");
+        assert_eq!(record_id(doc, 7), format!("{doc}#00007"));
+    }
+}
