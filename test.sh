@@ -27,38 +27,74 @@ cargo test --release --features ssr
 say "building the release site (cargo leptos build --release)"
 cargo leptos build --release
 
-# The journeys get a database of their own, fresh every run, on the same server.
+# The journeys get databases of their own, fresh every run, on the same server: one for the
+# app on its embedded defaults, one for the app on the (fake) cloud providers.
 E2E_DB=chatsphere_e2e
+E2E_CLOUD_DB=chatsphere_e2e_cloud
 base_url=${DATABASE_URL%/*}
-PGOPTIONS=--client-min-messages=warning "$(pg_bin)/psql" "$base_url/postgres" -qc "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB" >/dev/null
+for db in $E2E_DB $E2E_CLOUD_DB; do
+  PGOPTIONS=--client-min-messages=warning "$(pg_bin)/psql" "$base_url/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+done
 # Not CHATSPHERE_*: that prefix is the server's configuration.
 E2E_PORT=${E2E_PORT:-3100}
+E2E_CLOUD_PORT=${E2E_CLOUD_PORT:-3101}
+FAKE_PORT=${FAKE_PORT:-3210}
 export E2E_BASE_URL="http://127.0.0.1:$E2E_PORT"
+export E2E_CLOUD_BASE_URL="http://127.0.0.1:$E2E_CLOUD_PORT"
 # Something already answering there would take the journeys instead of this build.
-if curl -fsS "$E2E_BASE_URL/readyz" >/dev/null 2>&1; then
-  echo "port $E2E_PORT is already serving something; stop it or set E2E_PORT"; exit 1
-fi
-log=$(mktemp -t chatsphere-e2e-server.XXXXXX.log)
-say "starting the server on $E2E_BASE_URL (log: $log)"
-DATABASE_URL="$base_url/$E2E_DB" \
-  CHATSPHERE_SERVER_SITE_ADDR="127.0.0.1:$E2E_PORT" \
-  CHATSPHERE_SERVER_PUBLIC_URL="$E2E_BASE_URL" \
-  CHATSPHERE_SERVER_SITE_ROOT="target/site" \
-  CHATSPHERE_LLM_OFFLINE_WORD_DELAY_MS=30 \
-  "$CARGO_TARGET_DIR/release/chatsphere" >"$log" 2>&1 &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 120); do
-  curl -fsS "$E2E_BASE_URL/readyz" >/dev/null 2>&1 && break
-  if ! kill -0 "$server" 2>/dev/null; then
-    echo "the server exited before it was ready:"; tail -n 40 "$log"; exit 1
+for url in "$E2E_BASE_URL/readyz" "$E2E_CLOUD_BASE_URL/readyz" "http://127.0.0.1:$FAKE_PORT/v1beta/models"; do
+  if curl -sS -o /dev/null "$url" 2>/dev/null; then
+    echo "$url already answers; stop what serves it or choose other ports (E2E_PORT, E2E_CLOUD_PORT, FAKE_PORT)"; exit 1
   fi
-  sleep 0.5
 done
+pids=()
+trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait 2>/dev/null || true' EXIT
+
+# The fake Gemini, Pinecone and OpenAI-compatible services (built by cargo test above).
+fake_log=$(mktemp -t chatsphere-fake-cloud.XXXXXX.log)
+FAKE_GEMINI_PORT=$FAKE_PORT FAKE_PINECONE_PORT=$((FAKE_PORT + 1)) FAKE_OPENAI_PORT=$((FAKE_PORT + 2)) FAKE_GEMINI_DELAY_MS=150 \
+  GEMINI_API_KEY=e2e-gemini-key PINECONE_API_KEY=e2e-pinecone-key \
+  "$CARGO_TARGET_DIR/release/fake_cloud" >"$fake_log" 2>&1 &
+pids+=($!)
+
+# start_server PORT DATABASE LOG [VAR=value ...]: the release server with extra settings.
+start_server() {
+  local port=$1 db=$2 log=$3; shift 3
+  env DATABASE_URL="$base_url/$db" \
+    CHATSPHERE_SERVER_SITE_ADDR="127.0.0.1:$port" \
+    CHATSPHERE_SERVER_PUBLIC_URL="http://127.0.0.1:$port" \
+    CHATSPHERE_SERVER_SITE_ROOT="target/site" \
+    "$@" "$CARGO_TARGET_DIR/release/chatsphere" >"$log" 2>&1 &
+  pids+=($!)
+  local pid=$!
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "the server on :$port exited before it was ready:"; tail -n 40 "$log"; exit 1
+    fi
+    sleep 0.5
+  done
+  echo "the server on :$port did not become ready:"; tail -n 40 "$log"; exit 1
+}
+
+log=$(mktemp -t chatsphere-e2e-server.XXXXXX.log)
+say "starting the server on $E2E_BASE_URL (embedded defaults; log: $log)"
+start_server "$E2E_PORT" "$E2E_DB" "$log" CHATSPHERE_LLM_OFFLINE_WORD_DELAY_MS=30
+
+cloud_log=$(mktemp -t chatsphere-e2e-cloud.XXXXXX.log)
+say "starting the server on $E2E_CLOUD_BASE_URL (Gemini + Pinecone fakes; log: $cloud_log)"
+start_server "$E2E_CLOUD_PORT" "$E2E_CLOUD_DB" "$cloud_log" \
+  GEMINI_API_KEY=e2e-gemini-key PINECONE_API_KEY=e2e-pinecone-key \
+  CHATSPHERE_GEMINI_BASE_URL="http://127.0.0.1:$FAKE_PORT/v1beta" \
+  CHATSPHERE_PINECONE_CONTROL_URL="http://127.0.0.1:$((FAKE_PORT + 1))" \
+  CHATSPHERE_PINECONE_POLL_MS=100 \
+  CHATSPHERE_EMBEDDINGS_PROVIDER=gemini CHATSPHERE_VECTORS_PROVIDER=pinecone
 
 say "Playwright journeys in Chromium"
 if ! (cd end2end && npx playwright test); then
   echo "--- server log (last 40 lines) ---"; tail -n 40 "$log"
+  echo "--- cloud server log (last 40 lines) ---"; tail -n 40 "$cloud_log"
+  echo "--- fake cloud log ---"; tail -n 20 "$fake_log"
   exit 1
 fi
 

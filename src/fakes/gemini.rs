@@ -76,6 +76,8 @@ pub struct GeminiState {
     pub open_streams: AtomicUsize,
     /// Chunks written to streams so far.
     pub chunks_sent: AtomicUsize,
+    /// Pause between the chunks of unscripted answers (ms), so a browser can watch them stream.
+    pub default_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -95,6 +97,7 @@ impl FakeGemini {
             requests: Mutex::new(Vec::new()),
             open_streams: AtomicUsize::new(0),
             chunks_sent: AtomicUsize::new(0),
+            default_delay_ms: std::sync::atomic::AtomicU64::new(15),
         });
         let router = Router::new()
             .route("/v1beta/models", get(list_models))
@@ -229,7 +232,8 @@ fn generate(state: &Arc<GeminiState>, method: &str, query: &HashMap<String, Stri
     let reply = state.script.lock().unwrap().pop_front().unwrap_or_else(|| {
         let answer = super::answer_from_prompt(&prompt);
         let words: Vec<String> = answer.split_inclusive(' ').map(str::to_owned).collect();
-        Reply::Stream { chunks: words.chunks(3).map(|c| c.concat()).collect(), finish: Some("STOP".into()), crlf: false, thought: false, delay_ms: 15 }
+        let delay_ms = state.default_delay_ms.load(Ordering::Relaxed);
+        Reply::Stream { chunks: words.chunks(3).map(|c| c.concat()).collect(), finish: Some("STOP".into()), crlf: false, thought: false, delay_ms }
     });
     let prompt_tokens = prompt.len() / 4 + 1;
     let (chunks, finish, crlf, thought, delay_ms) = match reply {
@@ -296,8 +300,12 @@ fn respond(state: &Arc<GeminiState>, method: &str, query: &HashMap<String, Strin
                 guard.0.chunks_sent.fetch_add(1, Ordering::SeqCst);
                 Some((Ok::<_, std::io::Error>(Bytes::from(frame)), (frames, guard, dropped)))
             }
-            // A dropped connection: the body fails instead of ending.
-            None if dropped => Some((Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "dropped")), (frames, guard, false))),
+            // A dropped connection: the body fails instead of ending (after what was sent
+            // has had time to reach the client, as on a real network).
+            None if dropped => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some((Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "dropped")), (frames, guard, false)))
+            }
             None => None,
         }
     });

@@ -104,5 +104,11 @@ async fn complete(State(state): State<Arc<OpenAiState>>, headers: HeaderMap, bod
     } else {
         text.push(Ok(Bytes::from("data: [DONE]\n\n")));
     }
-    Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(futures::stream::iter(text))).unwrap()
+    // Each frame is flushed before the next (a dropped connection drops after the client got
+    // what was sent, as on a real network).
+    let paced = futures::StreamExt::then(futures::stream::iter(text), |frame| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(if frame.is_err() { 100 } else { 1 })).await;
+        frame
+    });
+    Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(paced)).unwrap()
 }

@@ -202,6 +202,8 @@ async fn create_index(State(state): State<Arc<PineconeState>>, headers: HeaderMa
         .route("/describe_index_stats", post(stats))
         .route("/namespaces", get(list_namespaces))
         .route("/namespaces/{ns}", get(describe_namespace).delete(delete_namespace))
+        // Oversize requests get Pinecone's own 400, not the framework's 413.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state((state.clone(), name.clone()));
     let addr = match super::serve(router, 0).await {
         Ok(addr) => addr,

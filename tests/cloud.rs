@@ -1,0 +1,389 @@
+//! The whole product on the cloud providers, against the fake services: a bot on Gemini
+//! (chat and embeddings) and Pinecone ingests, answers with citations, keeps each bot in its
+//! own namespace, honours disabled documents, and cleans Pinecone up when documents and bots
+//! go; Pinecone's limits, freshness and failures are handled; and switching a bot's
+//! embedding model re-indexes it in the background while the old index keeps answering.
+
+mod common;
+
+use chatsphere::fakes::gemini::FakeGemini;
+use chatsphere::fakes::pinecone::FakePinecone;
+use chatsphere::features::bots::server as bots;
+use chatsphere::features::chat::{ChatEvent, FinishReason};
+use chatsphere::features::knowledge::server::store::{self as documents, NewDocument};
+use chatsphere::features::knowledge::server::{reindex, worker};
+use chatsphere::features::bots::ModelChoice;
+use chatsphere::providers::retry::Backoff;
+use chatsphere::providers::vectors::pinecone::{PineconeConfig, PineconeStore};
+use chatsphere::providers::vectors::{VectorError, VectorRecord, VectorStore};
+use chatsphere::providers::Providers;
+use chatsphere::server::db::MIGRATOR;
+use chatsphere::server::settings::{KnowledgeSettings, Secrets, Settings};
+use common::{call, encode, ORIGIN};
+use futures::StreamExt;
+use http::{header, Request};
+use serde_json::json;
+use sqlx::PgPool;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+const GEMINI_KEY: &str = "g-key";
+const PINECONE_KEY: &str = "p-key";
+const GEMINI_SPACE: &str = "gemini/gemini-embedding-001@768";
+const INDEX: &str = "chatsphere-gemini-gemini-embedding-001-768";
+
+const HARBOUR: &str = "# Harbour office\nBerth fees are paid at the harbour office. The harbour office closes at 6 pm on weekdays.\n\n\
+# Ferries\nFerries to the island leave every hour from the northern quay.\n";
+const BAKERY: &str = "# Bakery\nThe bakery sells sourdough loaves baked at dawn. Croissants are sold out by ten.\n";
+
+struct Cloud {
+    gemini: FakeGemini,
+    pinecone: FakePinecone,
+    settings: Settings,
+    providers: Providers,
+    app: axum::Router,
+}
+
+/// The app wired the way a deployment on Gemini + Pinecone is, through its configuration.
+async fn cloud(db: &PgPool) -> Cloud {
+    let gemini = FakeGemini::start(GEMINI_KEY, 0).await.unwrap();
+    let pinecone = FakePinecone::start(PINECONE_KEY, 0).await.unwrap();
+    let mut settings = common::settings();
+    settings.gemini.base_url = gemini.base_url();
+    settings.gemini.retry_base_ms = 10;
+    settings.gemini.retry_cap_ms = 50;
+    settings.embeddings.provider = "gemini".into();
+    settings.vectors.provider = "pinecone".into();
+    settings.pinecone.control_url = pinecone.control_url();
+    settings.pinecone.retry_base_ms = 10;
+    settings.pinecone.retry_cap_ms = 50;
+    settings.pinecone.poll_ms = 20;
+    settings.llm.models.insert(0, ModelChoice { provider: "gemini".into(), model: "gemini-2.5-flash".into(), label: "Gemini 2.5 Flash".into() });
+    settings.llm.models.push(ModelChoice { provider: "openai".into(), model: "gpt-4o-mini".into(), label: "not set up".into() });
+    let secrets = Secrets { gemini_api_key: Some(GEMINI_KEY.into()), pinecone_api_key: Some(PINECONE_KEY.into()), openai_api_key: None };
+    let providers = Providers::from_settings(&settings, &secrets, db.clone()).unwrap();
+    let app = common::app_with(db.clone(), settings.clone(), providers.clone());
+    Cloud { gemini, pinecone, settings, providers, app }
+}
+
+struct Owner {
+    id: Uuid,
+    cookie: String,
+    bot: String,
+    bot_id: Uuid,
+}
+
+async fn owner(c: &Cloud, db: &PgPool, email: &str) -> Owner {
+    let reply = call(&c.app, "auth/sign_up", &[("email", email), ("display_name", "X"), ("password", "correct horse battery")], Some(ORIGIN), None).await;
+    let cookie = reply.session_cookie().expect("signed up");
+    let created = call(&c.app, "bots/create", &[("name", "Harbour")], Some(ORIGIN), Some(&cookie)).await;
+    let bot = serde_json::from_str::<serde_json::Value>(&created.body).unwrap()["public_id"].as_str().unwrap().to_owned();
+    let (id, bot_id): (Uuid, Uuid) = sqlx::query_as("SELECT owner_id, id FROM bots WHERE public_id = $1").bind(&bot).fetch_one(db).await.unwrap();
+    Owner { id, cookie, bot, bot_id }
+}
+
+async fn ingest(c: &Cloud, db: &PgPool, o: &Owner, name: &str, text: &str) -> Uuid {
+    let doc = NewDocument { name, source: "upload", mime: "text/markdown", bytes: text.as_bytes().to_vec() };
+    let (doc, _) = documents::add(db, o.id, &o.bot, doc).await.unwrap();
+    let knowledge = KnowledgeSettings { chunk_tokens: 40, chunk_overlap_tokens: 0, ..KnowledgeSettings::default() };
+    while worker::run_once(db, &knowledge, &c.providers, "test").await.unwrap() {}
+    let (status, error): (String, Option<String>) = sqlx::query_as("SELECT status, error FROM documents WHERE id = $1").bind(doc.id).fetch_one(db).await.unwrap();
+    assert_eq!(status, "ready", "{error:?}");
+    doc.id
+}
+
+async fn ask(c: &Cloud, o: &Owner, question: &str) -> (String, Vec<ChatEvent>) {
+    let body = [("bot_id", o.bot.as_str()), ("conversation_id", ""), ("text", question)].iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+    let request = Request::post("/api/chat/send")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::COOKIE, &o.cookie)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let response = c.app.clone().oneshot(request).await.unwrap();
+    assert!(response.status().is_success());
+    let mut stream = response.into_body().into_data_stream();
+    let (mut buffer, mut events, mut text) = (String::new(), Vec::new(), String::new());
+    while let Some(chunk) = stream.next().await {
+        buffer.push_str(&String::from_utf8(chunk.unwrap().to_vec()).unwrap());
+        for event in ChatEvent::drain_lines(&mut buffer) {
+            if let ChatEvent::Delta { text: t } = &event {
+                text.push_str(t);
+            }
+            events.push(event);
+        }
+    }
+    (text, events)
+}
+
+fn answer(events: &[ChatEvent]) -> chatsphere::features::chat::MessageView {
+    match events.last() {
+        Some(ChatEvent::Done { answer }) => answer.clone(),
+        other => panic!("no Done: {other:?}"),
+    }
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_bot_on_gemini_and_pinecone_answers_with_citations_from_its_own_namespace(db: PgPool) {
+    let c = cloud(&db).await;
+    let ada = owner(&c, &db, "ada@example.com").await;
+    let bob = owner(&c, &db, "bob@example.com").await;
+    // New bots get the configured defaults; a model whose provider is not set up is not offered.
+    let bot = bots::get(&db, ada.id, &ada.bot).await.unwrap();
+    assert_eq!((bot.settings.llm_provider.as_str(), bot.settings.embedding_model.as_str(), bot.index.live.as_str()), ("gemini", GEMINI_SPACE, GEMINI_SPACE));
+    assert!(!c.providers.models.iter().any(|m| m.provider == "openai"));
+
+    ingest(&c, &db, &ada, "guide.md", HARBOUR).await;
+    ingest(&c, &db, &bob, "bakery.md", BAKERY).await;
+    assert_eq!(c.pinecone.index_names(), [INDEX], "one index, created on first use and waited for");
+    let mut spaces = c.pinecone.namespaces(INDEX);
+    spaces.sort();
+    let mut want = vec![format!("bot-{}", ada.bot_id), format!("bot-{}", bob.bot_id)];
+    want.sort();
+    assert_eq!(spaces, want, "one namespace per bot");
+    let ids = c.pinecone.ids(INDEX, &format!("bot-{}", ada.bot_id));
+    assert!(!ids.is_empty() && ids.iter().all(|id| id.contains("#0000")), "{{document}}#{{ordinal:05}}: {ids:?}");
+    let embed_calls: Vec<_> = c.gemini.requests().into_iter().filter(|r| r.method == "batchEmbedContents").collect();
+    assert_eq!(embed_calls[0].body["requests"][0]["taskType"], "RETRIEVAL_DOCUMENT");
+
+    let before = c.pinecone.queried().len();
+    let (text, events) = ask(&c, &ada, "When does the harbour office close?").await;
+    assert_eq!(text, "According to the documents, Berth fees are paid at the harbour office. [1]".replace("Berth fees are paid at the harbour office.", &first_sentence(&events)));
+    let done = answer(&events);
+    assert_eq!(done.finish_reason, Some(FinishReason::Stop));
+    assert_eq!((done.provider.as_deref(), done.model.as_deref()), (Some("gemini"), Some("gemini-2.5-flash")));
+    assert!(done.sources[0].text.contains("harbour office"), "{:?}", done.sources);
+    assert!(done.tokens_in.unwrap_or(0) > 0 && done.tokens_out.unwrap_or(0) > 0, "Gemini's usage is kept");
+    let queried = c.pinecone.queried();
+    assert!(queried.len() > before);
+    assert!(queried[before..].iter().all(|(_, ns)| *ns == format!("bot-{}", ada.bot_id)), "only Ada's namespace was searched: {queried:?}");
+    let generate = c.gemini.requests().into_iter().rfind(|r| r.method == "streamGenerateContent").unwrap();
+    let prompt = generate.body["contents"][0]["parts"][0]["text"].as_str().unwrap().to_owned();
+    assert!(prompt.contains("harbour office") && !prompt.contains("bakery"), "{prompt}");
+    let query_embedding = c.gemini.requests().into_iter().rfind(|r| r.method == "batchEmbedContents").unwrap();
+    assert_eq!(query_embedding.body["requests"][0]["taskType"], "RETRIEVAL_QUERY");
+}
+
+fn first_sentence(events: &[ChatEvent]) -> String {
+    let done = answer(events);
+    let text = &done.sources[0].text;
+    text.split_inclusive(['.', '!', '?']).next().unwrap_or(text).trim().to_owned()
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn pinecone_follows_disabled_and_deleted_documents_and_deleted_bots(db: PgPool) {
+    let c = cloud(&db).await;
+    let ada = owner(&c, &db, "ada@example.com").await;
+    let guide = ingest(&c, &db, &ada, "guide.md", HARBOUR).await;
+    let ns = format!("bot-{}", ada.bot_id);
+
+    documents::set_enabled(&db, ada.id, guide, false).await.unwrap();
+    let (_, events) = ask(&c, &ada, "When does the harbour office close?").await;
+    assert_eq!(answer(&events).finish_reason, Some(FinishReason::NotInKnowledge), "a disabled document is never used");
+    documents::set_enabled(&db, ada.id, guide, true).await.unwrap();
+
+    let deleted = call(&c.app, "knowledge/delete", &[("id", &guide.to_string())], Some(ORIGIN), Some(&ada.cookie)).await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
+    let p = c.pinecone.clone();
+    eventually("the document's vectors are gone", || p.ids(INDEX, &ns).is_empty()).await;
+
+    ingest(&c, &db, &ada, "guide.md", HARBOUR).await;
+    assert!(!c.pinecone.ids(INDEX, &ns).is_empty());
+    let gone = call(&c.app, "bots/delete", &[("public_id", &ada.bot)], Some(ORIGIN), Some(&ada.cookie)).await;
+    assert!(gone.status.is_success(), "{}", gone.body);
+    eventually("the bot's namespace is gone", || !p.namespaces(INDEX).contains(&ns)).await;
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_document_is_ready_only_once_pinecone_can_find_it_and_busy_calls_are_retried(db: PgPool) {
+    let c = cloud(&db).await;
+    let ada = owner(&c, &db, "ada@example.com").await;
+    ingest(&c, &db, &ada, "bakery.md", BAKERY).await; // the index exists now
+    c.pinecone.set_lag(Duration::from_millis(400));
+    c.pinecone.fail_next(&[429, 503]);
+    let started = Instant::now();
+    ingest(&c, &db, &ada, "guide.md", HARBOUR).await;
+    assert!(started.elapsed() >= Duration::from_millis(400), "ready waited for the writes to be indexed ({:?})", started.elapsed());
+    // Straight after "ready", without waiting, the new passages are found.
+    let (_, events) = ask(&c, &ada, "When does the harbour office close?").await;
+    let done = answer(&events);
+    assert_eq!(done.finish_reason, Some(FinishReason::Stop));
+    assert!(done.sources.iter().any(|s| s.text.contains("6 pm")), "{:?}", done.sources);
+    // Found by meaning too, not only by keyword: Pinecone already had the vectors.
+    let vector: Option<f32> = sqlx::query_scalar("SELECT vector_score FROM message_sources WHERE message_id = $1 AND text LIKE '%6 pm%'").bind(done.id).fetch_one(&db).await.unwrap();
+    assert!(vector.is_some(), "the new passage came back from the vector index");
+}
+
+fn store(c: &Cloud, db: &PgPool, key: &str) -> PineconeStore {
+    let config = PineconeConfig {
+        control_url: c.pinecone.control_url(),
+        api_key: key.into(),
+        index_prefix: "chatsphere".into(),
+        cloud: "aws".into(),
+        region: "us-east-1".into(),
+        backoff: Backoff::new(3, 10, 40),
+        ready_timeout: Duration::from_secs(5),
+        freshness_timeout: Duration::from_secs(5),
+        poll: Duration::from_millis(20),
+    };
+    PineconeStore::new(reqwest::Client::new(), config, db.clone())
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn pinecone_upserts_stay_under_its_limits_and_a_bad_key_reads_plainly(db: PgPool) {
+    let c = cloud(&db).await;
+    let pinecone = store(&c, &db, PINECONE_KEY);
+    let (bot, doc) = (Uuid::new_v4(), Uuid::new_v4());
+    let records: Vec<VectorRecord> = (0..1500).map(|i| VectorRecord { chunk_id: i, document_id: doc, ordinal: i as i32, vector: (0..768).map(|d| ((i as usize * 7 + d) % 13) as f32 / 13.0 + 0.01).collect() }).collect();
+    pinecone.upsert(bot, GEMINI_SPACE, records).await.unwrap();
+    let upserts: Vec<_> = c.pinecone.writes().into_iter().filter(|w| w.0 == "/vectors/upsert").collect();
+    assert!(upserts.len() >= 2, "{upserts:?}");
+    assert!(upserts.iter().all(|(_, bytes, n)| *bytes <= 2 * 1024 * 1024 && *n <= 1000), "{upserts:?}");
+    assert_eq!(upserts.iter().map(|w| w.2).sum::<usize>(), 1500);
+    assert_eq!(c.pinecone.ids(INDEX, &format!("bot-{bot}")).len(), 1500);
+
+    // A shorter new version of the document leaves no old tail behind.
+    let shorter: Vec<VectorRecord> = (0..3).map(|i| VectorRecord { chunk_id: i, document_id: doc, ordinal: i as i32, vector: vec![0.5; 768] }).collect();
+    pinecone.upsert(bot, GEMINI_SPACE, shorter).await.unwrap();
+    assert_eq!(c.pinecone.ids(INDEX, &format!("bot-{bot}")), [format!("{doc}#00000"), format!("{doc}#00001"), format!("{doc}#00002")]);
+
+    // Deleting by id prefix: `doc#` never matches another document whose id starts alike.
+    pinecone.delete_document(bot, doc).await.unwrap();
+    assert!(c.pinecone.ids(INDEX, &format!("bot-{bot}")).is_empty());
+
+    let wrong = store(&c, &db, "wrong-key");
+    match wrong.query(bot, GEMINI_SPACE, &[0.1; 768], 3).await {
+        Err(VectorError::Permanent(m)) => assert!(m.contains("API key"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_fake_pinecone_enforces_what_the_real_one_does(db: PgPool) {
+    let c = cloud(&db).await;
+    let http = reqwest::Client::new();
+    let control = c.pinecone.control_url();
+    let send = |method: reqwest::Method, url: String, body: Option<serde_json::Value>, key: &str| {
+        let mut r = http.request(method, url).header("Api-Key", key).header("X-Pinecone-API-Version", "2025-04");
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let index = json!({"name": "idx", "dimension": 4, "metric": "cosine", "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}});
+    let created = send(reqwest::Method::POST, format!("{control}/indexes"), Some(index.clone()), PINECONE_KEY).await.unwrap();
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(created["status"]["ready"], false);
+    assert_eq!(send(reqwest::Method::POST, format!("{control}/indexes"), Some(index), PINECONE_KEY).await.unwrap().status(), 409);
+    let missing_metric = json!({"name": "idx2", "dimension": 4, "spec": {}});
+    assert_eq!(send(reqwest::Method::POST, format!("{control}/indexes"), Some(missing_metric), PINECONE_KEY).await.unwrap().status(), 422);
+    assert_eq!(send(reqwest::Method::GET, format!("{control}/indexes/nope"), None, PINECONE_KEY).await.unwrap().status(), 404);
+    let mut states = vec![];
+    for _ in 0..3 {
+        let d: serde_json::Value = send(reqwest::Method::GET, format!("{control}/indexes/idx"), None, PINECONE_KEY).await.unwrap().json().await.unwrap();
+        states.push(d["status"]["state"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(states, ["Initializing", "Initializing", "Ready"]);
+    let data = format!("http://{}", created["host"].as_str().unwrap());
+    let upsert = |vectors: serde_json::Value| send(reqwest::Method::POST, format!("{data}/vectors/upsert"), Some(json!({"vectors": vectors, "namespace": "a"})), PINECONE_KEY);
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(upsert(json!([{"id": "d#1", "values": [1, 0, 0, 0], "metadata": {"doc": "d", "tags": ["x"]}}])).await.unwrap()), 200);
+    assert_eq!(status(upsert(json!([{"id": "d#2", "values": [1, 0, 0]}])).await.unwrap()), 400, "wrong dimension");
+    assert_eq!(status(upsert(json!([{"id": "d#2", "values": [0, 0, 0, 0]}])).await.unwrap()), 400, "all zero");
+    assert_eq!(status(upsert(json!([{"id": "d#2", "values": [1, 0, 0, 0], "metadata": {"x": null}}])).await.unwrap()), 400, "null metadata");
+    assert_eq!(status(upsert(json!([{"id": "d#2", "values": [1, 0, 0, 0], "metadata": {"x": {"y": 1}}}])).await.unwrap()), 400, "nested metadata");
+    let big = upsert(json!([{"id": "d#2", "values": [1, 0, 0, 0], "metadata": {"x": "y".repeat(41_000)}}])).await.unwrap();
+    assert_eq!(big.status(), 400);
+    assert!(big.text().await.unwrap().contains("exceeds the limit of 40960 bytes"));
+    let many: Vec<_> = (0..1001).map(|i| json!({"id": format!("m#{i}"), "values": [1, 0, 0, 1]})).collect();
+    assert_eq!(status(upsert(json!(many)).await.unwrap()), 400, "over 1,000 records");
+    let heavy: Vec<_> = (0..900).map(|i| json!({"id": format!("h#{i}"), "values": [1, 0, 0, 1], "metadata": {"t": "z".repeat(2500)}})).collect();
+    let heavy = upsert(json!(heavy)).await.unwrap();
+    assert_eq!(heavy.status(), 400);
+    assert!(heavy.text().await.unwrap().contains("exceeds the maximum supported size of 2MB"));
+    let query = |body: serde_json::Value| send(reqwest::Method::POST, format!("{data}/query"), Some(body), PINECONE_KEY);
+    let empty: serde_json::Value = query(json!({"namespace": "never", "topK": 3, "vector": [1, 0, 0, 0]})).await.unwrap().json().await.unwrap();
+    assert_eq!(empty["matches"], json!([]));
+    assert_eq!(status(query(json!({"namespace": "a", "topK": 10_001, "vector": [1, 0, 0, 0]})).await.unwrap()), 400);
+    assert_eq!(status(query(json!({"namespace": "a", "topK": 1, "vector": [1, 0, 0, 0], "id": "d#1"})).await.unwrap()), 400);
+    let filtered: serde_json::Value = query(json!({"namespace": "a", "topK": 3, "vector": [1, 0, 0, 0], "filter": {"tags": {"$in": ["x"]}}})).await.unwrap().json().await.unwrap();
+    assert_eq!(filtered["matches"][0]["id"], "d#1");
+    let excluded: serde_json::Value = query(json!({"namespace": "a", "topK": 3, "vector": [1, 0, 0, 0], "filter": {"doc": {"$nin": ["d"]}}})).await.unwrap().json().await.unwrap();
+    assert_eq!(excluded["matches"], json!([]));
+    let ids: Vec<String> = (0..1001).map(|i| format!("x#{i}")).collect();
+    assert_eq!(status(send(reqwest::Method::POST, format!("{data}/vectors/delete"), Some(json!({"ids": ids, "namespace": "a"})), PINECONE_KEY).await.unwrap()), 400);
+    let fetched: serde_json::Value = send(reqwest::Method::GET, format!("{data}/vectors/fetch?ids=d%231&ids=nope&namespace=a"), None, PINECONE_KEY).await.unwrap().json().await.unwrap();
+    assert!(fetched["vectors"].get("d#1").is_some() && fetched["vectors"].get("nope").is_none());
+    let listed: serde_json::Value = send(reqwest::Method::GET, format!("{data}/vectors/list?namespace=a&prefix=d%23"), None, PINECONE_KEY).await.unwrap().json().await.unwrap();
+    assert_eq!(listed["vectors"], json!([{"id": "d#1"}]));
+    assert!(listed.get("pagination").is_none(), "no pagination on the last page");
+    let unauthorised = send(reqwest::Method::POST, format!("{data}/query"), Some(json!({"namespace": "a", "topK": 1, "vector": [1, 0, 0, 0]})), "bad").await.unwrap();
+    assert_eq!(unauthorised.status(), 401);
+    assert_eq!(unauthorised.text().await.unwrap(), "Unauthorized", "a data-plane 401 is plain text");
+    assert_eq!(status(send(reqwest::Method::POST, format!("{data}/vectors/delete"), Some(json!({"deleteAll": true, "namespace": "a"})), PINECONE_KEY).await.unwrap()), 200);
+    let stats: serde_json::Value = send(reqwest::Method::POST, format!("{data}/describe_index_stats"), Some(json!({})), PINECONE_KEY).await.unwrap().json().await.unwrap();
+    assert_eq!(stats["namespaces"], json!({}), "deleteAll removes the namespace");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn switching_the_embedding_model_reindexes_in_the_background_while_the_old_index_answers(db: PgPool) {
+    // A deployment on PostgreSQL vectors with both the local model and Gemini embeddings.
+    let gemini = FakeGemini::start(GEMINI_KEY, 0).await.unwrap();
+    let mut settings = common::settings();
+    settings.gemini.base_url = gemini.base_url();
+    let secrets = Secrets { gemini_api_key: Some(GEMINI_KEY.into()), ..Secrets::default() };
+    let providers = Providers::from_settings(&settings, &secrets, db.clone()).unwrap();
+    assert_eq!(providers.embedding_choices().iter().map(|m| m.model.as_str()).collect::<Vec<_>>(), ["local/all-MiniLM-L6-v2", GEMINI_SPACE]);
+    let app = common::app_with(db.clone(), settings.clone(), providers.clone());
+    let c = Cloud { gemini, pinecone: FakePinecone::start(PINECONE_KEY, 0).await.unwrap(), settings, providers, app };
+    let ada = owner(&c, &db, "ada@example.com").await;
+    ingest(&c, &db, &ada, "guide.md", HARBOUR).await;
+
+    let mut bot = bots::get(&db, ada.id, &ada.bot).await.unwrap();
+    assert_eq!(bot.index.live, "local/all-MiniLM-L6-v2");
+    let embedders = c.providers.embedding_choices();
+    bot.settings.embedding_model = "gemini/not-configured@768".into();
+    let refused = bots::update(&db, &c.settings.bots, &c.providers.models, &embedders, ada.id, &ada.bot, bot.settings.clone()).await.unwrap_err();
+    assert_eq!(refused.field(), Some("embedding_model"), "an unknown model is refused at save time");
+    bot.settings.embedding_model = GEMINI_SPACE.into();
+    let saved = bots::update(&db, &c.settings.bots, &c.providers.models, &embedders, ada.id, &ada.bot, bot.settings).await.unwrap();
+    assert_eq!((saved.settings.embedding_model.as_str(), saved.index.live.as_str()), (GEMINI_SPACE, "local/all-MiniLM-L6-v2"));
+
+    // Until the new index is complete, questions are answered from the old one.
+    let (_, events) = ask(&c, &ada, "When does the harbour office close?").await;
+    assert_eq!(answer(&events).finish_reason, Some(FinishReason::Stop));
+    assert!(!c.gemini.requests().iter().any(|r| r.body["requests"][0]["taskType"] == "RETRIEVAL_QUERY"), "the question was embedded locally");
+
+    assert!(reindex::run_once(&db, &c.providers, 60).await.unwrap());
+    let bot = bots::get(&db, ada.id, &ada.bot).await.unwrap();
+    assert_eq!((bot.index.live.as_str(), bot.index.done, bot.index.total, bot.index.error), (GEMINI_SPACE, 1, 1, None));
+    let spaces: Vec<String> = sqlx::query_scalar("SELECT DISTINCT embedder FROM chunk_vectors WHERE bot_id = $1").bind(ada.bot_id).fetch_all(&db).await.unwrap();
+    assert_eq!(spaces, [GEMINI_SPACE], "the old vectors are gone once the new space is live");
+    assert!(!reindex::run_once(&db, &c.providers, 60).await.unwrap(), "nothing left to do");
+
+    let (_, events) = ask(&c, &ada, "When does the harbour office close?").await;
+    let done = answer(&events);
+    assert_eq!(done.finish_reason, Some(FinishReason::Stop));
+    assert!(done.sources.iter().any(|s| s.text.contains("6 pm")));
+    assert!(c.gemini.requests().iter().any(|r| r.body["requests"][0]["taskType"] == "RETRIEVAL_QUERY"), "now the question is embedded by Gemini");
+
+    // A new document while a bot is mid-switch lands in both spaces.
+    let mut bot = bots::get(&db, ada.id, &ada.bot).await.unwrap();
+    bot.settings.embedding_model = "local/all-MiniLM-L6-v2".into();
+    bots::update(&db, &c.settings.bots, &c.providers.models, &embedders, ada.id, &ada.bot, bot.settings).await.unwrap();
+    ingest(&c, &db, &ada, "bakery.md", BAKERY).await;
+    let mut spaces: Vec<String> = sqlx::query_scalar("SELECT DISTINCT v.embedder FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id JOIN documents d ON d.id = c.document_id WHERE d.name = 'bakery.md'").fetch_all(&db).await.unwrap();
+    spaces.sort();
+    assert_eq!(spaces, [GEMINI_SPACE, "local/all-MiniLM-L6-v2"]);
+}
