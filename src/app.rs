@@ -2,7 +2,8 @@
 
 use crate::features::auth::{SettingsPage, SignInPage, SignUpPage};
 use crate::features::bots::{BotEditorPage, BotsPage};
-use crate::features::dashboard::{AnalyticsPage, DashboardPage};
+use crate::features::analytics::AnalyticsPage;
+use crate::features::dashboard::DashboardPage;
 use crate::features::chat::ChatPage;
 use crate::features::knowledge::KnowledgePage;
 use crate::layout::{AppLayout, NotFoundPage};

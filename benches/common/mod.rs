@@ -58,7 +58,7 @@ pub struct Owner {
 pub async fn owner_and_bot(db: &PgPool, email: &str) -> Owner {
     let user = accounts::sign_up(db, &AuthSettings::default(), email, "Bench", "correct horse battery").await.unwrap();
     let limits = BotLimits { max_bots_per_user: 1000, ..BotLimits::default() };
-    let bot = bots::create(db, &limits, &LlmSettings::default().models, &[chatsphere::features::bots::ModelChoice { provider: "local".into(), model: "local/all-MiniLM-L6-v2".into(), label: String::new() }], user.id, "Bench").await.unwrap();
+    let bot = bots::create(db, &limits, &LlmSettings::default().models, &[chatsphere::features::bots::ModelChoice { provider: "local".into(), model: "local/all-MiniLM-L6-v2".into(), label: String::new(), ..Default::default() }], user.id, "Bench").await.unwrap();
     let id = sqlx::query_scalar("SELECT id FROM bots WHERE public_id = $1").bind(&bot.public_id).fetch_one(db).await.unwrap();
     Owner { user: user.id, bot_public_id: bot.public_id, bot: id }
 }

@@ -166,7 +166,7 @@ impl Providers {
                     "gemini" => format!("Gemini {} ({} dimensions)", name.split('@').next().unwrap_or(name), e.dimension()),
                     _ => e.id().to_owned(),
                 };
-                ModelChoice { provider: provider.to_owned(), model: e.id().to_owned(), label }
+                ModelChoice { provider: provider.to_owned(), model: e.id().to_owned(), label, ..Default::default() }
             })
             .collect()
     }

@@ -239,6 +239,7 @@ impl Default for LlmSettings {
                 provider: "offline".into(),
                 model: "extractive".into(),
                 label: "Offline extract (no key, no network)".into(),
+                ..Default::default()
             }],
             offline_word_delay_ms: 0,
         }

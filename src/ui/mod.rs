@@ -1,11 +1,15 @@
 //! The design system: small components every page builds from.
 
+mod chart;
+mod download;
 mod empty_state;
 mod form;
 mod modal;
 mod theme;
 mod toast;
 
+pub use chart::{LineChart, Series};
+pub use download::download;
 pub use empty_state::EmptyState;
 pub use modal::ConfirmDialog;
 pub use form::{error_for, FormError, SubmitButton, TextArea, TextField};

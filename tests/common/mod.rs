@@ -19,7 +19,7 @@ pub const ORIGIN: &str = "http://127.0.0.1:3000";
 
 /// The embedding models tests offer bots: the local model `providers` loads.
 pub fn embedders() -> Vec<chatsphere::features::bots::ModelChoice> {
-    vec![chatsphere::features::bots::ModelChoice { provider: "local".into(), model: "local/all-MiniLM-L6-v2".into(), label: "MiniLM".into() }]
+    vec![chatsphere::features::bots::ModelChoice { provider: "local".into(), model: "local/all-MiniLM-L6-v2".into(), label: "MiniLM".into(), ..Default::default() }]
 }
 
 pub fn settings() -> Settings {

@@ -1,8 +1,7 @@
-//! The signed-in landing page, and Analytics' empty state until that feature lands.
+//! The signed-in landing page.
 
 use crate::features::bots::BotList;
 use crate::layout::UserResource;
-use crate::ui::EmptyState;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -24,17 +23,5 @@ pub fn DashboardPage() -> impl IntoView {
         <div class="mt-8">
             <BotList />
         </div>
-    }
-}
-
-#[component]
-pub fn AnalyticsPage() -> impl IntoView {
-    view! {
-        <Title text="Analytics" />
-        <h1 class="text-2xl font-semibold mb-8">"Analytics"</h1>
-        <EmptyState
-            title="Nothing to measure yet"
-            body="Once your bots have conversations, this page shows how often they are used, how well they answer, and which questions they could not answer."
-        />
     }
 }

@@ -38,19 +38,8 @@ pub async fn add_url(bot_id: String, url: String) -> Result<DocumentSummary, App
 /// A question with its answer, kept as a small document of its own.
 #[server(endpoint = "knowledge/add_qa")]
 pub async fn add_qa(bot_id: String, question: String, answer: String) -> Result<DocumentSummary, AppError> {
-    use super::server::store::{self, NewDocument};
     let caller = crate::features::auth::server::require_user().await?;
-    let (question, answer) = (question.trim(), answer.trim());
-    if question.is_empty() {
-        return Err(AppError::invalid("question", "Write the question."));
-    }
-    if answer.is_empty() {
-        return Err(AppError::invalid("answer", "Write the answer."));
-    }
-    let name: String = format!("Q&A: {question}").chars().take(255).collect();
-    let body = format!("# {question}\n\n{answer}\n");
-    let doc = NewDocument { name: &name, source: "qa", mime: "text/markdown", bytes: body.into_bytes() };
-    Ok(store::add(&caller.state.db, caller.user.id, &bot_id, doc).await?.0)
+    super::server::store::add_qa(&caller.state.db, caller.user.id, &bot_id, &question, &answer).await
 }
 
 /// Multipart fields: `bot_id`, then one or more `file`s. Each file is capped while it is

@@ -1,8 +1,6 @@
-//! The few things the chat page asks of the browser itself: downloading an export, copying a
-//! code block, and reading which citation or copy button a click landed on. On the server
-//! these do nothing (they only ever run from event handlers).
-
-use crate::features::chat::ExportFile;
+//! The few things the chat page asks of the browser itself: copying a code block, and reading
+//! which citation or copy button a click landed on. On the server these do nothing (they only
+//! ever run from event handlers). Downloads are `ui::download`.
 
 /// What a click inside an answer meant.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -34,23 +32,3 @@ pub fn answer_click(ev: &leptos::ev::MouseEvent) -> AnswerClick {
 pub fn answer_click(_: &leptos::ev::MouseEvent) -> AnswerClick {
     AnswerClick::Nothing
 }
-
-#[cfg(feature = "hydrate")]
-pub fn download(file: &ExportFile) {
-    use wasm_bindgen::JsCast;
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&file.body));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type(&format!("{};charset=utf-8", file.mime));
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
-    if let Some(a) = document.create_element("a").ok().and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok()) {
-        a.set_href(&url);
-        a.set_download(&file.filename);
-        a.click();
-    }
-    let _ = web_sys::Url::revoke_object_url(&url);
-}
-
-#[cfg(not(feature = "hydrate"))]
-pub fn download(_: &ExportFile) {}

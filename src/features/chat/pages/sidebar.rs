@@ -1,6 +1,6 @@
 //! The bot's conversations, newest first: open, rename, delete, export, start a new one.
 
-use super::browser::download;
+use crate::ui::download;
 use super::state::ChatState;
 use crate::features::chat::{delete_conversation, export_conversation, list_conversations, rename_conversation, ConversationSummary};
 use crate::error::AppError;
@@ -22,7 +22,7 @@ pub fn ConversationList() -> impl IntoView {
         let Some(id) = chat.current.get_untracked() else { return };
         spawn_local(async move {
             match export_conversation(id.to_string(), format.into()).await {
-                Ok(file) => download(&file),
+                Ok(file) => download(&file.filename, &file.mime, &file.body),
                 Err(e) => chat.error.set(Some(e.to_string())),
             }
         });

@@ -181,6 +181,21 @@ pub async fn list(db: &PgPool, owner: Uuid, bot_public_id: &str) -> Result<Vec<D
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// A question with its answer, kept as a small document of its own (queued for indexing).
+pub async fn add_qa(db: &PgPool, owner: Uuid, bot_public_id: &str, question: &str, answer: &str) -> Result<DocumentSummary, AppError> {
+    let (question, answer) = (question.trim(), answer.trim());
+    if question.is_empty() {
+        return Err(AppError::invalid("question", "Write the question."));
+    }
+    if answer.is_empty() {
+        return Err(AppError::invalid("answer", "Write the answer."));
+    }
+    let name: String = format!("Q&A: {question}").chars().take(255).collect();
+    let body = format!("# {question}\n\n{answer}\n");
+    let doc = NewDocument { name: &name, source: "qa", mime: "text/markdown", bytes: body.into_bytes() };
+    Ok(add(db, owner, bot_public_id, doc).await?.0)
+}
+
 /// Deletes the document; its original, chunks (and keyword index entries with them) and jobs
 /// go by cascade. Returns the bot it belonged to, so a remote vector store can be told.
 pub async fn delete(db: &PgPool, owner: Uuid, id: Uuid) -> Result<Uuid, AppError> {
