@@ -61,7 +61,9 @@ async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, targ
         let todo: Vec<(Uuid, i32)> = docs.iter().filter(|d| !done.contains(d)).copied().collect();
         let still_ours = progress(db, bot, target, docs.len() - todo.len(), docs.len(), lease_secs).await.map_err(failed)?;
         if !still_ours {
-            return Ok(()); // the owner chose again; the next claim starts over
+            // The owner chose again: give the bot back at once, so the next claim starts over.
+            sqlx::query("UPDATE bots SET reindex_lease_until = NULL WHERE id = $1").bind(bot).execute(db).await.map_err(failed)?;
+            return Ok(());
         }
         if todo.is_empty() {
             break;
