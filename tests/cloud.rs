@@ -158,7 +158,9 @@ async fn a_bot_on_gemini_and_pinecone_answers_with_citations_from_its_own_namesp
 
     let before = c.pinecone.queried().len();
     let (text, events) = ask(&c, &ada, "When does the harbour office close?").await;
-    assert_eq!(text, "According to the documents, Berth fees are paid at the harbour office. [1]".replace("Berth fees are paid at the harbour office.", &first_sentence(&events)));
+    // The fake model quotes the first sentence of passage [1]; that passage is the harbour office one.
+    assert_eq!(text, format!("According to the documents, {} [1]", first_sentence(&events)));
+    assert!(text.contains("harbour office"), "{text}");
     let done = answer(&events);
     assert_eq!(done.finish_reason, Some(FinishReason::Stop));
     assert_eq!((done.provider.as_deref(), done.model.as_deref()), (Some("gemini"), Some("gemini-2.5-flash")));

@@ -140,11 +140,20 @@ async fn gemini_retries_per_retry_info_and_overload_but_not_daily_quotas() {
     assert!(error.unwrap().to_string().contains("overloaded"));
     assert_eq!(fake.requests().len(), 11, "five tries in all");
 
+    // Errors inside a 200 stream follow the same rules, and the tries still run out.
+    fake.script([Reply::StreamError(503), Reply::text(&["inside"])]);
+    let (text, _, error) = collect(&llm, "gemini-2.5-flash").await;
+    assert_eq!((text.as_str(), error), ("inside", None));
+    fake.script(std::iter::repeat_n(Reply::StreamError(503), 5));
+    let (_, _, error) = collect(&llm, "gemini-2.5-flash").await;
+    assert!(error.unwrap().to_string().contains("overloaded"));
+    assert_eq!(fake.requests().len(), 18, "2 + 5 more tries, then the error");
+
     // A wait longer than we sit out fails at once, saying when to come back.
     fake.script([Reply::quota("120s", false)]);
     let (_, _, error) = collect(&llm, "gemini-2.5-flash").await;
     assert!(error.unwrap().to_string().contains("120 s"));
-    assert_eq!(fake.requests().len(), 12);
+    assert_eq!(fake.requests().len(), 19);
 }
 
 #[tokio::test]

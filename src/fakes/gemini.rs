@@ -26,6 +26,8 @@ pub enum Reply {
     Blocked(String),
     /// An error status with Google's error body.
     Error { status: u16, body: Value },
+    /// 200, then Google's error body as the only event (errors can arrive inside a stream).
+    StreamError(u16),
 }
 
 impl Reply {
@@ -238,6 +240,10 @@ fn generate(state: &Arc<GeminiState>, method: &str, query: &HashMap<String, Stri
     let prompt_tokens = prompt.len() / 4 + 1;
     let (chunks, finish, crlf, thought, delay_ms) = match reply {
         Reply::Error { status, body } => return (StatusCode::from_u16(status).unwrap(), Json(body)).into_response(),
+        Reply::StreamError(status) => {
+            let event = json!({"error": {"code": status, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}});
+            return respond(state, method, query, vec![event], Some(String::new()), false, 0);
+        }
         Reply::Blocked(reason) => {
             // A blocked prompt: one event, no candidates, and the stream simply ends.
             let event = json!({"promptFeedback": {"blockReason": reason}, "usageMetadata": {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens}});

@@ -165,7 +165,7 @@ impl Protocol for Stream {
         Ok(out)
     }
 
-    fn end(&mut self) -> Option<FinishReason> {
+    fn end(&mut self) -> Option<Vec<LlmEvent>> {
         None // Gemini always names the finish on its last chunk: without one, the stream was cut
     }
 

@@ -181,9 +181,9 @@ impl Protocol for Stream {
         Ok(out)
     }
 
-    fn end(&mut self) -> Option<FinishReason> {
+    fn end(&mut self) -> Option<Vec<LlmEvent>> {
         // Some servers close without `[DONE]` after the finish chunk; that is a complete answer.
-        self.finish
+        self.finish.map(|_| self.finished())
     }
 
     fn reset(&mut self) {

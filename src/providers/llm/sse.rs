@@ -28,8 +28,9 @@ pub trait Protocol: Send + 'static {
     fn error(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &str, attempt: u32) -> Failure;
     /// One event's data. A `Finish` among the events ends the answer.
     fn event(&mut self, data: &str) -> Result<Vec<LlmEvent>, Failure>;
-    /// The body ended; a protocol that already knows how the answer finished says so.
-    fn end(&mut self) -> Option<FinishReason>;
+    /// The body ended; a protocol that already knows how the answer finished returns its
+    /// last events (usage, finish).
+    fn end(&mut self) -> Option<Vec<LlmEvent>>;
     /// Forget what an abandoned try saw (usage, a pending finish) before the next one.
     fn reset(&mut self);
 }
@@ -102,7 +103,9 @@ async fn drive<P: Protocol>(client: reqwest::Client, mut protocol: P, backoff: B
                         }
                     }
                 }
-                Err(failure) => match failure.retry_in.filter(|_| !delivered) {
+                // Tries are counted here too: a service that keeps failing inside the stream
+                // must not be retried for ever.
+                Err(failure) => match failure.retry_in.filter(|_| !delivered && backoff.has_more(attempt)) {
                     Some(wait) => {
                         tokio::time::sleep(wait).await;
                         continue 'tries;
@@ -114,8 +117,12 @@ async fn drive<P: Protocol>(client: reqwest::Client, mut protocol: P, backoff: B
                 },
             }
         }
-        if let Some(reason) = protocol.end() {
-            send(Ok(LlmEvent::Finish(reason))).await;
+        if let Some(last) = protocol.end() {
+            for e in last {
+                if !send(Ok(e)).await {
+                    return;
+                }
+            }
             return;
         }
         // Cut off before it finished. Nothing shown yet: a fresh try is invisible to the user.
