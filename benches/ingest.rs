@@ -69,7 +69,7 @@ async fn main() {
         let name = format!("doc-{i}.md");
         store::add(&db, owner.user, &owner.bot_public_id, NewDocument { name: &name, source: "upload", mime: "text/markdown", bytes: body.into_bytes() }).await.unwrap();
     }
-    while worker::run_once(&db, &KnowledgeSettings::default(), &providers, "bench").await.unwrap() {}
+    while worker::run_once(&db, &common::knowledge_settings(), &providers, "bench").await.unwrap() {}
     let s = t.elapsed().as_secs_f64();
     let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks").fetch_one(&db).await.unwrap();
     println!("{docs} documents, {PAGES} pages, {chunks} chunks ready in {s:.1} s ({:.1} pages/s)", PAGES as f64 / s);

@@ -33,7 +33,7 @@ async fn main() {
         let new = NewDocument { name: &name, source: "upload", mime: "text/markdown", bytes: body.into_bytes() };
         store::add(&db, owner.user, &owner.bot_public_id, new).await.unwrap();
     }
-    let settings = KnowledgeSettings::default();
+    let settings = common::knowledge_settings();
     while worker::run_once(&db, &settings, &providers, "bench").await.unwrap() {}
     let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks").fetch_one(&db).await.unwrap();
     let ingest = started.elapsed().as_secs_f64();

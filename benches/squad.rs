@@ -47,7 +47,7 @@ async fn main() {
             let body = format!("# {}\n\n{}\n", p["title"].as_str().unwrap().replace('_', " "), p["text"].as_str().unwrap());
             store::add(&db, owner.user, &owner.bot_public_id, NewDocument { name: &name, source: "upload", mime: "text/markdown", bytes: body.into_bytes() }).await.unwrap();
         }
-        let knowledge = KnowledgeSettings::default();
+        let knowledge = common::knowledge_settings();
         while worker::run_once(&db, &knowledge, &providers, "bench").await.unwrap() {}
         let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks").fetch_one(&db).await.unwrap();
         println!("ingested {} paragraphs ({chunks} chunks) in {:.0} s", corpus.len(), t.elapsed().as_secs_f64());

@@ -21,8 +21,17 @@ pub enum AppError {
     /// Also what another user's resource looks like, so ids reveal nothing.
     #[error("{0} not found.")]
     NotFound(String),
+    /// Allowed to nobody in the caller's position (sign-up closed, a limit of the account).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("This request came from another site and was refused.")]
     CrossSiteRequest,
+    /// More than a limit allows (a request or file too large); the message names the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A quota over time (answers per day) is used up; the message names it.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("Too many attempts; try again in {retry_after_secs} s.")]
     RateLimited { retry_after_secs: u64 },
     #[error("Could not reach the server; check your connection and try again.")]
@@ -34,6 +43,20 @@ pub enum AppError {
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         AppError::Invalid { field: Some(field.to_owned()), message: message.into() }
+    }
+
+    /// The HTTP status this error is answered with: a refusal is a 4xx, only our faults 5xx.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Invalid { .. } => 400,
+            AppError::Unauthenticated | AppError::WrongCredentials => 401,
+            AppError::CrossSiteRequest | AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::TooLarge(_) => 413,
+            AppError::RateLimited { .. } | AppError::QuotaExceeded(_) => 429,
+            AppError::Unreachable => 503,
+            AppError::Internal => 500,
+        }
     }
 
     /// The form field this error belongs to, for showing it next to that field.
@@ -51,6 +74,10 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::Request(_) => AppError::Unreachable,
+            // Arguments that are missing or malformed are the caller's mistake: a 400, not a fault.
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::Invalid { field: None, message: "The request was not understood; reload the page and try again.".into() }
+            }
             other => {
                 #[cfg(feature = "ssr")]
                 tracing::warn!(error = %other, "server function plumbing failed");

@@ -177,15 +177,112 @@ async fn deleting_an_account_removes_everything_it_owned_and_nothing_else(db: Pg
     let others_session = sessions::create(&db, other.id, 24).await.unwrap();
     assert!(common::rows_referencing(&db, "users", user.id).await.iter().any(|(_, n)| *n > 0));
 
-    let err = accounts::delete_account(&db, user.id, "wrong password").await.unwrap_err();
+    let err = accounts::delete_account(&db, &rules(), user.id, "wrong password").await.unwrap_err();
     assert_eq!(err.field(), Some("password"));
     assert!(sessions::resolve(&db, &here, 24).await.unwrap().is_some(), "a refused deletion deletes nothing");
 
-    accounts::delete_account(&db, user.id, PASSWORD).await.unwrap();
+    accounts::delete_account(&db, &rules(), user.id, PASSWORD).await.unwrap();
     for (table, n) in common::rows_referencing(&db, "users", user.id).await {
         assert_eq!(n, 0, "{table} still holds rows of the deleted user");
     }
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE id = $1").bind(user.id).fetch_one(&db).await.unwrap();
     assert_eq!(users, 0);
     assert!(sessions::resolve(&db, &others_session, 24).await.unwrap().is_some(), "other users are untouched");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn parallel_guesses_cannot_all_pass_the_check_before_they_are_counted(db: PgPool) {
+    ada(&db).await;
+    let guesses: Vec<_> = (0..24)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move { accounts::authenticate(&db, &rules(), "ada@example.com", &format!("wrong guess {i}"), "203.0.113.9").await })
+        })
+        .collect();
+    let mut checked = 0;
+    let mut limited = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            Err(AppError::WrongCredentials) => checked += 1,
+            Err(AppError::RateLimited { .. }) => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(checked, rules().max_failures_per_account, "exactly the allowed number of guesses reached the password check");
+    assert_eq!(limited, 24 - rules().max_failures_per_account);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn re_checks_of_the_current_password_are_throttled(db: PgPool) {
+    let user = ada(&db).await;
+    for _ in 0..rules().max_failures_per_account {
+        let err = accounts::delete_account(&db, &rules(), user.id, "not my password").await.unwrap_err();
+        assert_eq!(err.field(), Some("password"));
+    }
+    let err = accounts::delete_account(&db, &rules(), user.id, PASSWORD).await.unwrap_err();
+    assert!(matches!(err, AppError::RateLimited { .. }), "{err:?}");
+    let still: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(still, 1, "the locked re-check deleted nothing");
+}
+
+fn visitor<'a>(email: &'a str, invite: Option<&'a str>) -> accounts::SignUpForm<'a> {
+    accounts::SignUpForm { email, display_name: "Visitor", password: "a long enough password", invite }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_sign_up_flood_from_one_address_is_limited(db: PgPool) {
+    let rules = AuthSettings { max_signups_per_ip: 3, ..rules() };
+    for i in 0..3 {
+        accounts::sign_up_visitor(&db, &rules, visitor(&format!("v{i}@example.com"), None), "198.51.100.1").await.unwrap();
+    }
+    let err = accounts::sign_up_visitor(&db, &rules, visitor("v9@example.com", None), "198.51.100.1").await.unwrap_err();
+    assert!(matches!(err, AppError::RateLimited { .. }), "{err:?}");
+    accounts::sign_up_visitor(&db, &rules, visitor("elsewhere@example.com", None), "198.51.100.2").await.expect("another address is not held back");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(users, 4);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn registration_can_be_closed_or_by_invitation_only(db: PgPool) {
+    use chatsphere::features::auth::server::invitations;
+    let closed = AuthSettings { registration: "closed".into(), ..rules() };
+    let err = accounts::sign_up_visitor(&db, &closed, visitor("a@example.com", None), "ip").await.unwrap_err();
+    assert!(matches!(&err, AppError::Forbidden(m) if m.contains("closed")), "{err:?}");
+    assert_eq!(err.status(), 403);
+
+    let invite_only = AuthSettings { registration: "invite".into(), ..rules() };
+    let err = accounts::sign_up_visitor(&db, &invite_only, visitor("a@example.com", None), "ip").await.unwrap_err();
+    assert!(matches!(&err, AppError::Forbidden(m) if m.contains("invitation")), "{err:?}");
+    let inviter = ada(&db).await;
+    let token = invitations::create(&db, Some(inviter.id), 24).await.unwrap();
+    accounts::sign_up_visitor(&db, &invite_only, visitor("invited@example.com", Some(&token)), "ip").await.unwrap();
+    let again = accounts::sign_up_visitor(&db, &invite_only, visitor("second@example.com", Some(&token)), "ip").await.unwrap_err();
+    assert_eq!(again.field(), Some("invite"), "one link, one account: {again:?}");
+    let forged = accounts::sign_up_visitor(&db, &invite_only, visitor("third@example.com", Some(&"ab".repeat(32))), "ip").await.unwrap_err();
+    assert_eq!(forged.field(), Some("invite"));
+    let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users ORDER BY email").fetch_all(&db).await.unwrap();
+    assert_eq!(emails, vec!["ada@example.com", "invited@example.com"], "refused sign-ups left no account behind");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_operator_resets_passwords_and_disables_accounts(db: PgPool) {
+    use chatsphere::features::auth::server::admin;
+    let user = ada(&db).await;
+    let token = sessions::create(&db, user.id, 24).await.unwrap();
+    let ended = admin::reset_password(&db, &rules(), "ada@example.com", "a fresh operator password").await.unwrap();
+    assert_eq!(ended, 1);
+    assert!(sessions::resolve(&db, &token, 24).await.unwrap().is_none(), "the old session is over");
+    assert!(accounts::authenticate(&db, &rules(), "ada@example.com", PASSWORD, "ip").await.is_err());
+    accounts::authenticate(&db, &rules(), "ada@example.com", "a fresh operator password", "ip").await.unwrap();
+
+    let token = sessions::create(&db, user.id, 24).await.unwrap();
+    admin::set_disabled(&db, "ada@example.com", true).await.unwrap();
+    assert!(sessions::resolve(&db, &token, 24).await.unwrap().is_none());
+    let err = accounts::authenticate(&db, &rules(), "ada@example.com", "a fresh operator password", "ip").await.unwrap_err();
+    assert_eq!(err, AppError::WrongCredentials, "a disabled account looks like a wrong password");
+    let listed = admin::list(&db).await.unwrap();
+    assert_eq!((listed.len(), listed[0].disabled), (1, true));
+    admin::set_disabled(&db, "ada@example.com", false).await.unwrap();
+    accounts::authenticate(&db, &rules(), "ada@example.com", "a fresh operator password", "ip").await.unwrap();
+    assert!(matches!(admin::set_disabled(&db, "nobody@example.com", true).await, Err(AppError::NotFound(_))));
 }

@@ -349,7 +349,7 @@ async fn unanswered_questions_are_grouped_and_an_answer_closes_the_loop(db: PgPo
     let created = call(&app, "bots/create", &[("name", "Harbour")], Some(ORIGIN), Some(&cookie)).await;
     let bot = serde_json::from_str::<serde_json::Value>(&created.body).unwrap()["public_id"].as_str().unwrap().to_owned();
     let owner: Uuid = sqlx::query_scalar("SELECT owner_id FROM bots WHERE public_id = $1").bind(&bot).fetch_one(&db).await.unwrap();
-    let knowledge = KnowledgeSettings { chunk_tokens: 40, chunk_overlap_tokens: 0, ..KnowledgeSettings::default() };
+    let knowledge = KnowledgeSettings { chunk_tokens: 40, chunk_overlap_tokens: 0, ..common::knowledge_settings() };
     documents::add(&db, owner, &bot, NewDocument { name: "guide.md", source: "upload", mime: "text/markdown", bytes: HARBOUR.as_bytes().to_vec() }).await.unwrap();
     while worker::run_once(&db, &knowledge, &common::providers(&db), "t").await.unwrap() {}
 

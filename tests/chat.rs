@@ -47,7 +47,7 @@ async fn owner_with_knowledge(db: &PgPool, app: axum::Router) -> Session {
     let owner: Uuid = sqlx::query_scalar("SELECT owner_id FROM bots WHERE public_id = $1").bind(&bot).fetch_one(db).await.unwrap();
     let doc = NewDocument { name: "guide.md", source: "upload", mime: "text/markdown", bytes: HARBOUR.as_bytes().to_vec() };
     documents::add(db, owner, &bot, doc).await.unwrap();
-    let knowledge = KnowledgeSettings { chunk_tokens: 40, chunk_overlap_tokens: 0, ..KnowledgeSettings::default() };
+    let knowledge = KnowledgeSettings { chunk_tokens: 40, chunk_overlap_tokens: 0, ..common::knowledge_settings() };
     while worker::run_once(db, &knowledge, &common::providers(db), "test").await.unwrap() {}
     Session { app, cookie, bot }
 }
@@ -456,3 +456,22 @@ async fn another_user_cannot_read_post_to_export_or_delete_a_conversation(db: Pg
     assert!(common::rows_referencing(&db, "bots", bot_id).await.iter().all(|(_, n)| *n == 0));
 }
 
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn answers_past_the_daily_quota_are_refused_with_the_limit_named(db: PgPool) {
+    let mut settings = common::settings();
+    settings.chat.answers_per_day = 2;
+    let s = owner_with_knowledge(&db, app_with(db.clone(), settings, common::providers(&db))).await;
+    for _ in 0..2 {
+        done(&ask(&s, "", "When does the harbour office close?").await);
+    }
+    let (status, mut body) = open(&s.app, "chat/send", &[("bot_id", &s.bot), ("conversation_id", ""), ("text", "And the ferries?")], &s.cookie).await;
+    assert_eq!(status, http::StatusCode::TOO_MANY_REQUESTS);
+    let mut text = String::new();
+    while let Some(chunk) = body.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    assert!(text.contains("2 answers in the last 24 hours"), "{text}");
+    let questions: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE role = 'user'").fetch_one(&db).await.unwrap();
+    assert_eq!(questions, 2, "the refused question left no trace");
+}

@@ -86,7 +86,7 @@ async fn owner(c: &Cloud, db: &PgPool, email: &str) -> Owner {
 async fn ingest(c: &Cloud, db: &PgPool, o: &Owner, name: &str, text: &str) -> Uuid {
     let doc = NewDocument { name, source: "upload", mime: "text/markdown", bytes: text.as_bytes().to_vec() };
     let (doc, _) = documents::add(db, o.id, &o.bot, doc).await.unwrap();
-    let knowledge = KnowledgeSettings { chunk_tokens: 40, chunk_overlap_tokens: 0, ..KnowledgeSettings::default() };
+    let knowledge = KnowledgeSettings { chunk_tokens: 40, chunk_overlap_tokens: 0, ..common::knowledge_settings() };
     while worker::run_once(db, &knowledge, &c.providers, "test").await.unwrap() {}
     let (status, error): (String, Option<String>) = sqlx::query_as("SELECT status, error FROM documents WHERE id = $1").bind(doc.id).fetch_one(db).await.unwrap();
     assert_eq!(status, "ready", "{error:?}");

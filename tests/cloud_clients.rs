@@ -325,3 +325,38 @@ async fn openai_compatible_retries_honour_retry_after_and_key_errors_are_plain()
     assert!(error.unwrap().to_string().contains("API key"));
     assert_eq!(fake.requests().len(), 4, "neither an unknown model nor a bad key is retried (the bad key never got in)");
 }
+
+/// A server that accepts every connection and never sends a byte.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{addr}/v1beta")
+}
+
+#[tokio::test]
+async fn a_provider_that_accepts_and_never_answers_runs_into_the_deadline() {
+    let config = GeminiConfig {
+        base_url: black_hole().await,
+        api_key: KEY.into(),
+        backoff: Backoff::new(2, 10, 20).with_deadline(Duration::from_millis(300)),
+        max_retry_wait: Duration::from_secs(5),
+    };
+    let llm = GeminiLlm::new(reqwest::Client::new(), config.clone());
+    let (text, _, error) = collect(&llm, "gemini-2.5-flash").await;
+    assert_eq!(text, "");
+    let error = error.expect("the answer ends with a message").to_string();
+    assert!(error.contains("did not start answering within"), "{error}");
+
+    // Embeddings: each try ends at its deadline, and the failure is one to retry later.
+    let embedder = GeminiEmbedder::new(reqwest::Client::new(), config, "gemini-embedding-001", 768);
+    match embedder.embed(vec!["anything".into()], Purpose::Document).await {
+        Err(EmbedError::Transient(why)) => assert!(why.contains("no complete answer within"), "{why}"),
+        other => panic!("expected a transient failure, got {other:?}"),
+    }
+}

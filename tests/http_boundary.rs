@@ -131,3 +131,108 @@ async fn unknown_pages_are_a_404(db: PgPool) {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(reply.body.contains("This page does not exist."));
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn refusals_are_4xx_with_the_right_status_and_only_faults_are_5xx(db: PgPool) {
+    let app = app(db);
+    let cookie = signed_up(&app).await;
+    let wrong = call(&app, "auth/sign_in", &[("email", "ada@example.com"), ("password", "wrong password!")], Some(ORIGIN), None).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
+    let signed_out = call(&app, "bots/list", &[], Some(ORIGIN), None).await;
+    assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED, "{}", signed_out.body);
+    let invalid = call(&app, "bots/create", &[("name", "")], Some(ORIGIN), Some(&cookie)).await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.body);
+    assert!(invalid.body.contains("Invalid"), "the error still reaches the page: {}", invalid.body);
+    let missing = call(&app, "knowledge/list", &[("bot_id", "nosuchbot")], Some(ORIGIN), Some(&cookie)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+    let cross_site = call(&app, "bots/list", &[], Some("https://evil.example"), Some(&cookie)).await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_multi_gigabyte_form_field_is_refused_as_it_streams(db: PgPool) {
+    use futures::StreamExt;
+    let app = app(db);
+    let cookie = signed_up(&app).await;
+    let boundary = "xyzzy";
+    // 3 GB of "bot id", generated lazily: the server must stop reading long before the end.
+    let head = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"bot_id\"\r\n\r\n");
+    let produced = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = produced.clone();
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(axum::body::Bytes::from(head)) }).chain(futures::stream::iter(0..3072).map(move |_| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(axum::body::Bytes::from(vec![b'a'; 1024 * 1024]))
+    }));
+    let request = http::Request::post("/api/knowledge/upload")
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::COOKIE, &cookie)
+        .body(axum::body::Body::from_stream(body))
+        .unwrap();
+    let reply = tower::ServiceExt::oneshot(app.clone(), request).await.unwrap();
+    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
+    let read = produced.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(read < 64, "the server read {read} MB of a form field before refusing it");
+
+    // A body that declares itself too large is refused before it is read at all.
+    let request = http::Request::post("/api/bots/create")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::CONTENT_LENGTH, "3221225472")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::COOKIE, &cookie)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let reply = tower::ServiceExt::oneshot(app.clone(), request).await.unwrap();
+    assert_eq!(reply.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_next_parameter_with_control_characters_goes_home_without_a_panic(db: PgPool) {
+    let app = app(db);
+    signed_up(&app).await;
+    for next in ["/\t/evil.example", "/\n/evil.example", "/\r\nSet-Cookie: a=b", "\\\\evil.example"] {
+        let reply = call(&app, "auth/sign_in", &[("email", "ada@example.com"), ("password", PASSWORD), ("next", next)], Some(ORIGIN), None).await;
+        assert!(reply.status.is_success() || reply.status.is_redirection(), "{next:?}: {} {}", reply.status, reply.body);
+        assert_eq!(reply.header(header::LOCATION), Some("/"), "{next:?}");
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn every_kind_of_response_carries_the_browser_protections(db: PgPool) {
+    let app = app(db);
+    let cookie = signed_up(&app).await;
+    let page = get(&app, "/signin", None).await;
+    let signed_in_page = get(&app, "/bots", Some(&cookie)).await;
+    let missing = get(&app, "/no/such/page", Some(&cookie)).await;
+    let api = call(&app, "bots/list", &[], Some(ORIGIN), Some(&cookie)).await;
+    let health = get(&app, "/healthz", None).await;
+    for (what, reply) in [("page", &page), ("signed-in page", &signed_in_page), ("404 page", &missing), ("server function", &api), ("health", &health)] {
+        assert_eq!(reply.header(header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"), "{what}");
+        assert_eq!(reply.header(header::REFERRER_POLICY), Some("strict-origin-when-cross-origin"), "{what}");
+        let csp = reply.header(header::CONTENT_SECURITY_POLICY).unwrap_or_else(|| panic!("{what} has no CSP"));
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        assert!(reply.header(header::STRICT_TRANSPORT_SECURITY).is_none(), "no HSTS over plain http");
+    }
+    for (what, reply) in [("signed-in page", &signed_in_page), ("server function", &api)] {
+        assert_eq!(reply.header(header::CACHE_CONTROL), Some("no-store"), "{what}");
+    }
+    // Pages allow exactly the scripts that carry this response's nonce.
+    for reply in [&page, &signed_in_page] {
+        let csp = reply.header(header::CONTENT_SECURITY_POLICY).unwrap();
+        let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a script nonce");
+        let scripts = reply.body.matches("<script").count();
+        let nonced = reply.body.matches(&format!("nonce=\"{nonce}\"")).count();
+        assert!(scripts >= 2 && nonced >= scripts, "{scripts} scripts, {nonced} with the nonce");
+    }
+    assert_ne!(page.header(header::CONTENT_SECURITY_POLICY), signed_in_page.header(header::CONTENT_SECURITY_POLICY), "a fresh nonce per response");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_malformed_request_is_the_callers_mistake_not_a_fault(db: PgPool) {
+    let app = app(db);
+    let cookie = signed_up(&app).await;
+    let missing = call(&app, "knowledge/list", &[], Some(ORIGIN), Some(&cookie)).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST, "{}", missing.body);
+    let malformed = call(&app, "knowledge/delete", &[("id", "not-a-uuid")], Some(ORIGIN), Some(&cookie)).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{}", malformed.body);
+}

@@ -21,7 +21,7 @@ const GUIDE: &str = "# Setup\nInstall the harbour crane before the first shipmen
 # Usage\nAsk the quartermaster about cargo manifests and tide tables.\n";
 
 fn settings() -> KnowledgeSettings {
-    KnowledgeSettings { chunk_tokens: 64, chunk_overlap_tokens: 8, lease_secs: 30, ..KnowledgeSettings::default() }
+    KnowledgeSettings { chunk_tokens: 64, chunk_overlap_tokens: 8, lease_secs: 30, ..common::knowledge_settings() }
 }
 
 async fn owner_and_bot(db: &PgPool, email: &str) -> (Uuid, String) {
@@ -163,7 +163,7 @@ async fn each_bad_file_fails_alone_with_a_reason(db: PgPool) {
     let bad: &[(&str, &[u8], &str)] = &[
         ("empty.txt", b"", "The file is empty."),
         ("latin1.txt", b"caf\xe9", "not valid UTF-8"),
-        ("image.txt", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "binary data"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "is an image"),
         ("truncated.pdf", b"%PDF-1.4\n%\xe2\xe3", "The PDF is damaged or truncated"),
         ("report.docx", b"PK\x03\x04\x14\0\x06\0", "damaged zip archive"),
     ];
@@ -220,7 +220,7 @@ async fn a_worker_that_dies_mid_job_loses_nothing_and_duplicates_nothing(db: PgP
     // Worker A wakes up late: it can no longer commit anything.
     let mut tx = db.begin().await.unwrap();
     assert!(!queue::finish(&mut tx, &job, "worker-a").await.unwrap());
-    assert!(!queue::heartbeat(&db, &job, "worker-a", 30).await.unwrap());
+    assert_eq!(queue::heartbeat(&db, &job, "worker-a", 30, 3600).await.unwrap(), queue::Lease::Lost);
     let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM ingestion_jobs").fetch_one(&db).await.unwrap();
     assert_eq!(attempts, 2);
 }
@@ -407,6 +407,16 @@ mod files {
     pub fn office_bomb(marker: &str, big_part: &str) -> Vec<u8> {
         let huge = vec![b' '; 65 * 1024 * 1024];
         zip_with(&[(marker, b"<x/>"), (big_part, &huge)])
+    }
+
+    /// A workbook with two cells far apart: a reader that makes the sheet a dense table needs
+    /// 16,384 × 1,048,576 cells.
+    pub fn far_apart_cells_xlsx() -> Vec<u8> {
+        let sheet = br#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>first</t></is></c></row><row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>last</t></is></c></row></sheetData></worksheet>"#;
+        let workbook = br#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+        let rels = br#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
+        let types = br#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
+        zip_with(&[("[Content_Types].xml", types), ("xl/workbook.xml", workbook), ("xl/_rels/workbook.xml.rels", rels), ("xl/worksheets/sheet1.xml", sheet)])
     }
 
     /// A small zip whose document part unpacks to more than the 64 MB cap.
@@ -596,4 +606,150 @@ async fn words_in_most_chunks_do_not_outrank_the_rare_word_asked_for(db: PgPool)
     assert_eq!(hits[0].chunk.document_name, "keeper.md", "{:?}", hits.iter().map(|h| &h.chunk.document_name).collect::<Vec<_>>());
     // A question made only of common words still finds them.
     assert_eq!(search::keyword(&db, owner, &bot, "harbour", 5).await.unwrap().len(), 5);
+}
+
+/// An "extractor" that is a shell script, to stand in for a parser that hangs or crashes.
+fn script(name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join(format!("chatsphere-{name}-{}.sh", std::process::id()));
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_file_that_exhausts_its_reader_fails_alone_and_the_server_carries_on(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (good, _) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    let (bomb, _) = store::add(&db, owner, &bot, text("far.xlsx", &files::far_apart_cells_xlsx())).await.unwrap();
+    drain(&db).await;
+    let bomb = store::get(&db, owner, bomb.id).await.unwrap();
+    assert_eq!(bomb.status, DocStatus::Failed);
+    assert_eq!(bomb.error.as_deref(), Some("The file could not be read: it needs more memory than a document is allowed."));
+    assert_eq!(store::get(&db, owner, good.id).await.unwrap().status, DocStatus::Ready);
+    assert!(!search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_reader_that_hangs_or_crashes_costs_only_its_document(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let cases = [
+        ("hangs", "exec sleep 600", "needs more time than a document is allowed"),
+        ("crashes", "kill -SEGV $$", "appears to be damaged"),
+        ("is killed", "kill -KILL $$", "needs more memory or time"),
+    ];
+    for (what, body, reason) in cases {
+        let (doc, _) = store::add(&db, owner, &bot, text(&format!("{what}.txt"), what.as_bytes())).await.unwrap();
+        let settings = KnowledgeSettings { extract_program: script(&what.replace(' ', "-"), body), extract_timeout_secs: 1, ..settings() };
+        assert!(worker::run_once(&db, &settings, &common::providers(&db), "w").await.unwrap());
+        let doc = store::get(&db, owner, doc.id).await.unwrap();
+        assert_eq!(doc.status, DocStatus::Failed, "{what}");
+        assert!(doc.error.as_deref().unwrap_or_default().contains(reason), "{what}: {:?}", doc.error);
+    }
+    let attempts: Vec<i32> = sqlx::query_scalar("SELECT attempts FROM ingestion_jobs").fetch_all(&db).await.unwrap();
+    assert_eq!(attempts, vec![1, 1, 1], "a file its reader cannot survive is not tried again");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_job_whose_worker_dies_at_every_attempt_fails_for_good(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (doc, _) = store::add(&db, owner, &bot, text("poison.md", GUIDE.as_bytes())).await.unwrap();
+    let max_attempts = settings().max_attempts;
+    for attempt in 1..=max_attempts {
+        // A worker claims the job and the whole process dies: its lease runs out.
+        let job = queue::claim(&db, &format!("doomed-{attempt}"), 30).await.unwrap().expect("the job is offered again");
+        assert_eq!(job.attempts, attempt);
+        sqlx::query("UPDATE ingestion_jobs SET lease_until = now() - interval '1 second'").execute(&db).await.unwrap();
+        queue::requeue_expired(&db, max_attempts).await.unwrap();
+    }
+    let (state, doc_status, error): (String, String, Option<String>) = sqlx::query_as(
+        "SELECT j.state, d.status, d.error FROM ingestion_jobs j JOIN documents d ON d.id = j.document_id WHERE d.id = $1",
+    )
+    .bind(doc.id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), doc_status.as_str()), ("failed", "failed"));
+    assert_eq!(error.as_deref(), Some(queue::STOPPED_REPEATEDLY));
+    assert!(!worker::run_once(&db, &settings(), &common::providers(&db), "w").await.unwrap(), "nothing is left to crash on");
+
+    // Uploading the same bytes again is the owner trying again: the document is queued anew.
+    let (again, queued) = store::add(&db, owner, &bot, text("poison.md", GUIDE.as_bytes())).await.unwrap();
+    assert_eq!((again.id, queued), (doc.id, true));
+    drain(&db).await;
+    assert_eq!(store::get(&db, owner, doc.id).await.unwrap().status, DocStatus::Ready);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn account_quotas_refuse_whole_files_and_name_the_limit(db: PgPool) {
+    let mut settings = common::settings();
+    settings.knowledge.max_documents_per_account = 2;
+    settings.knowledge.max_stored_mb_per_account = 1;
+    settings.knowledge.max_chunks_per_account = 3;
+    let app = common::app_with(db.clone(), settings.clone(), common::providers(&db));
+    let cookie = common::signed_up_as(&app, "ada@example.com").await;
+    let created = common::call(&app, "bots/create", &[("name", "Harbour")], Some(common::ORIGIN), Some(&cookie)).await;
+    let bot = serde_json::from_str::<serde_json::Value>(&created.body).unwrap()["public_id"].as_str().unwrap().to_owned();
+
+    let big = vec![b'a'; 1024 * 1024 + 1];
+    let reply = common::upload(&app, &cookie, &bot, &[("one.md", GUIDE.as_bytes()), ("big.txt", &big)]).await;
+    let results: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert!(results[0]["document"].is_object(), "{results}");
+    assert!(results[1]["error"].as_str().unwrap().contains("1 MB of stored documents"), "{results}");
+    let many_words = "Lighthouse keepers log the weather every evening. ".repeat(200);
+    let reply = common::upload(&app, &cookie, &bot, &[("two.md", many_words.as_bytes()), ("three.md", b"A third small note.")]).await;
+    let results: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert!(results[0]["document"].is_object(), "{results}");
+    assert!(results[1]["error"].as_str().unwrap().contains("limit of 2 documents"), "{results}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM documents").fetch_one(&db).await.unwrap();
+    assert_eq!(stored, 2, "refused files left nothing behind");
+
+    // The passage quota is known only once the document is chunked: that document fails alone.
+    let knowledge = KnowledgeSettings { chunk_tokens: 64, ..settings.knowledge.clone() };
+    while worker::run_once(&db, &knowledge, &common::providers(&db), "w").await.unwrap() {}
+    let (status, error): (String, Option<String>) = sqlx::query_as("SELECT status, error FROM documents WHERE name = 'two.md'").fetch_one(&db).await.unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("limit of 3 indexed passages"));
+    let first: String = sqlx::query_scalar("SELECT status FROM documents WHERE name = 'one.md'").fetch_one(&db).await.unwrap();
+    assert_eq!(first, "ready");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_queue_serves_an_account_that_waits_before_more_of_a_busy_one(db: PgPool) {
+    let (busy, busy_bot) = owner_and_bot(&db, "busy@example.com").await;
+    let (other, other_bot) = owner_and_bot(&db, "other@example.com").await;
+    for i in 0..4 {
+        store::add(&db, busy, &busy_bot, text(&format!("big-{i}.md"), format!("{GUIDE} {i}").as_bytes())).await.unwrap();
+    }
+    let (waiting, _) = store::add(&db, other, &other_bot, text("small.md", GUIDE.as_bytes())).await.unwrap();
+    // A worker is busy with the first account's first document...
+    let first = queue::claim(&db, "worker-1", 30).await.unwrap().unwrap();
+    let owner_of_first: Uuid = sqlx::query_scalar("SELECT b.owner_id FROM documents d JOIN bots b ON b.id = d.bot_id WHERE d.id = $1")
+        .bind(first.document_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(owner_of_first, busy);
+    // ...so the next free worker takes the other account's document, queued last.
+    let next = queue::claim(&db, "worker-2", 30).await.unwrap().unwrap();
+    assert_eq!(next.document_id, waiting.id);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_lease_is_renewed_only_while_the_job_makes_progress_and_within_its_deadline(db: PgPool) {
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (doc, _) = store::add(&db, owner, &bot, text("guide.md", GUIDE.as_bytes())).await.unwrap();
+    let job = queue::claim(&db, "w", 30).await.unwrap().unwrap();
+    assert_eq!(queue::heartbeat(&db, &job, "w", 30, 3600).await.unwrap(), queue::Lease::Renewed);
+    // Stuck: the document has shown no progress for longer than two leases.
+    sqlx::query("UPDATE documents SET updated_at = now() - interval '61 seconds' WHERE id = $1").bind(doc.id).execute(&db).await.unwrap();
+    assert_eq!(queue::heartbeat(&db, &job, "w", 30, 3600).await.unwrap(), queue::Lease::Stalled);
+    // Progressing, but running past the job's deadline.
+    sqlx::query("UPDATE documents SET updated_at = now() WHERE id = $1").bind(doc.id).execute(&db).await.unwrap();
+    sqlx::query("UPDATE ingestion_jobs SET started_at = now() - interval '2 hours'").execute(&db).await.unwrap();
+    assert_eq!(queue::heartbeat(&db, &job, "w", 30, 3600).await.unwrap(), queue::Lease::Stalled);
+    // Not renewed, the lease runs out and the watchdog takes the job back, counting the attempt.
+    sqlx::query("UPDATE ingestion_jobs SET lease_until = now() - interval '1 second'").execute(&db).await.unwrap();
+    assert_eq!(queue::requeue_expired(&db, 5).await.unwrap(), 1);
+    assert_eq!(queue::heartbeat(&db, &job, "w", 30, 3600).await.unwrap(), queue::Lease::Lost);
 }

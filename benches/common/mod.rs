@@ -125,3 +125,8 @@ pub async fn fill(db: &sqlx::PgPool, bot: uuid::Uuid, size: usize, embedder: &st
             .unwrap();
     }
 }
+
+/// Ingestion settings whose extraction child is the server binary cargo built for the bench.
+pub fn knowledge_settings() -> chatsphere::server::settings::KnowledgeSettings {
+    chatsphere::server::settings::KnowledgeSettings { extract_program: env!("CARGO_BIN_EXE_chatsphere").into(), ..Default::default() }
+}

@@ -57,12 +57,17 @@ impl Providers {
     /// first document. Cloud providers without a key are left out (and said so in the log).
     pub fn from_settings(settings: &Settings, secrets: &Secrets, db: sqlx::PgPool) -> Result<Self, ProviderSetupError> {
         // One client: connection pools and TLS sessions are shared by every provider.
-        let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
+        // Connect and read-idle deadlines for every call; each client adds its per-try deadline.
+        let n = &settings.network;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(n.connect_timeout_secs.max(1)))
+            .read_timeout(Duration::from_secs(n.read_idle_timeout_secs.max(1)))
+            .build()?;
         let g = &settings.gemini;
         let gemini = secrets.gemini_api_key.as_ref().map(|key| gemini::GeminiConfig {
             base_url: g.base_url.clone(),
             api_key: key.clone(),
-            backoff: Backoff::new(g.max_attempts, g.retry_base_ms, g.retry_cap_ms),
+            backoff: Backoff::new(g.max_attempts, g.retry_base_ms, g.retry_cap_ms).with_deadline(Duration::from_secs(g.timeout_secs)),
             max_retry_wait: Duration::from_secs(g.max_retry_wait_secs),
         });
 
@@ -94,7 +99,7 @@ impl Providers {
                     index_prefix: p.index_prefix.clone(),
                     cloud: p.cloud.clone(),
                     region: p.region.clone(),
-                    backoff: Backoff::new(p.max_attempts, p.retry_base_ms, p.retry_cap_ms),
+                    backoff: Backoff::new(p.max_attempts, p.retry_base_ms, p.retry_cap_ms).with_deadline(Duration::from_secs(p.timeout_secs)),
                     ready_timeout: Duration::from_secs(p.ready_timeout_secs),
                     freshness_timeout: Duration::from_secs(p.freshness_timeout_secs),
                     poll: Duration::from_millis(p.poll_ms),
@@ -117,7 +122,7 @@ impl Providers {
                     name: o.name.clone(),
                     base_url: o.base_url.clone(),
                     api_key: secrets.openai_api_key.clone().unwrap_or_default(),
-                    backoff: Backoff::new(o.max_attempts, o.retry_base_ms, o.retry_cap_ms),
+                    backoff: Backoff::new(o.max_attempts, o.retry_base_ms, o.retry_cap_ms).with_deadline(Duration::from_secs(o.timeout_secs)),
                     max_retry_wait: Duration::from_secs(o.max_retry_wait_secs),
                 },
             )));

@@ -10,11 +10,22 @@ pub struct Backoff {
     pub attempts: u32,
     pub base: Duration,
     pub cap: Duration,
+    /// Deadline of one try: a request whose answer is not complete by then (or, for a streamed
+    /// answer, whose first words have not come) is abandoned.
+    pub deadline: Duration,
 }
+
+/// The deadline of a try unless configuration says otherwise.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Backoff {
     pub fn new(attempts: u32, base_ms: u64, cap_ms: u64) -> Self {
-        Self { attempts: attempts.max(1), base: Duration::from_millis(base_ms), cap: Duration::from_millis(cap_ms.max(base_ms)) }
+        Self { attempts: attempts.max(1), base: Duration::from_millis(base_ms), cap: Duration::from_millis(cap_ms.max(base_ms)), deadline: DEFAULT_DEADLINE }
+    }
+
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline.max(Duration::from_millis(1));
+        self
     }
 
     /// The pause before try `attempt + 1` (attempt counts from 1): a random time up to
@@ -29,6 +40,23 @@ impl Backoff {
 
     pub fn has_more(&self, attempt: u32) -> bool {
         attempt < self.attempts
+    }
+}
+
+/// Why a try got no answer: the connection failed, or the try's deadline passed.
+#[derive(Debug, thiserror::Error)]
+pub enum TryFailed {
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    #[error("no complete answer within {0:?}")]
+    Deadline(Duration),
+}
+
+/// Runs one try (the request and the reading of its answer) under the try's deadline.
+pub async fn within<T>(deadline: Duration, attempt: impl std::future::Future<Output = Result<T, reqwest::Error>>) -> Result<T, TryFailed> {
+    match tokio::time::timeout(deadline, attempt).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(TryFailed::Deadline(deadline)),
     }
 }
 

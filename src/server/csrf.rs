@@ -20,9 +20,8 @@ pub async fn reject_cross_site(State(state): State<AppState>, request: Request<B
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
         .and_then(|v| v.to_str().ok());
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     match claimed {
-        Some(origin) if !same_site(origin, state.settings.public_origin(), host) => {
+        Some(origin) if !same_site(origin, state.settings.public_origin()) => {
             tracing::warn!(origin, "refused a cross-site request");
             let body = serde_json::to_string(&AppError::CrossSiteRequest).unwrap_or_default();
             (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -31,13 +30,13 @@ pub async fn reject_cross_site(State(state): State<AppState>, request: Request<B
     }
 }
 
-/// True when `origin` (an Origin or a Referer URL) is the configured public origin or the
-/// host the request was sent to.
-fn same_site(origin: &str, public_origin: &str, host: Option<&str>) -> bool {
+/// True when `origin` (an Origin or a Referer URL) is the configured public origin. Not the
+/// request's `Host`: under DNS rebinding an attacker's page and its request share one host name.
+fn same_site(origin: &str, public_origin: &str) -> bool {
     let Some((_, rest)) = origin.split_once("://") else { return false };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let origin_root = &origin[..origin.len() - rest.len() + authority.len()];
-    origin_root.eq_ignore_ascii_case(public_origin) || host.is_some_and(|h| authority.eq_ignore_ascii_case(h))
+    origin_root.eq_ignore_ascii_case(public_origin)
 }
 
 #[cfg(test)]
@@ -47,11 +46,11 @@ mod tests {
     #[test]
     fn accepts_own_origin_and_host_refuses_others() {
         let public = "https://chat.example.com";
-        assert!(same_site("https://chat.example.com", public, None));
-        assert!(same_site("https://chat.example.com/bots?x=1", public, None));
-        assert!(same_site("http://127.0.0.1:3000", public, Some("127.0.0.1:3000")));
-        assert!(!same_site("https://evil.example", public, Some("chat.example.com")));
-        assert!(!same_site("https://chat.example.com.evil.example", public, Some("chat.example.com")));
-        assert!(!same_site("null", public, Some("chat.example.com")));
+        assert!(same_site("https://chat.example.com", public));
+        assert!(same_site("https://chat.example.com/bots?x=1", public));
+        assert!(!same_site("http://rebound.evil.example:3000", public), "the Host header does not vouch for an origin");
+        assert!(!same_site("https://evil.example", public));
+        assert!(!same_site("https://chat.example.com.evil.example", public));
+        assert!(!same_site("null", public));
     }
 }

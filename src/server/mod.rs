@@ -1,8 +1,13 @@
 //! Server plumbing shared by every feature (ssr only): configuration, state, database,
 //! telemetry, the HTTP stack and its guards.
 
+pub mod admin_cli;
 pub mod csrf;
 pub mod db;
+pub mod form;
+pub mod limits;
+pub mod refusals;
+pub mod security_headers;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -21,6 +21,22 @@ pub struct Settings {
     pub gemini: GeminiSettings,
     pub openai: OpenAiSettings,
     pub pinecone: PineconeSettings,
+    pub network: NetworkSettings,
+}
+
+/// Every outbound connection: how long to wait for it to open, and how long it may stay silent
+/// (an answer that stalls mid-way is ended there, keeping what was written).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSettings {
+    pub connect_timeout_secs: u64,
+    pub read_idle_timeout_secs: u64,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        Self { connect_timeout_secs: 10, read_idle_timeout_secs: 30 }
+    }
 }
 
 /// Google Gemini (chat and embeddings). The key comes from `GEMINI_API_KEY` only; without
@@ -37,6 +53,9 @@ pub struct GeminiSettings {
     pub retry_cap_ms: u64,
     /// A 429 asking for a longer wait than this fails at once, telling the user when to retry.
     pub max_retry_wait_secs: u64,
+    /// Deadline of one try: until an embedding batch has fully answered, or until an answer's
+    /// first words arrived.
+    pub timeout_secs: u64,
 }
 
 impl Default for GeminiSettings {
@@ -49,6 +68,7 @@ impl Default for GeminiSettings {
             retry_base_ms: 1000,
             retry_cap_ms: 60_000,
             max_retry_wait_secs: 20,
+            timeout_secs: 60,
         }
     }
 }
@@ -65,11 +85,13 @@ pub struct OpenAiSettings {
     pub retry_base_ms: u64,
     pub retry_cap_ms: u64,
     pub max_retry_wait_secs: u64,
+    /// Deadline until an answer's first words (local models may need to load first).
+    pub timeout_secs: u64,
 }
 
 impl Default for OpenAiSettings {
     fn default() -> Self {
-        Self { name: "openai".into(), base_url: String::new(), max_attempts: 5, retry_base_ms: 1000, retry_cap_ms: 60_000, max_retry_wait_secs: 20 }
+        Self { name: "openai".into(), base_url: String::new(), max_attempts: 5, retry_base_ms: 1000, retry_cap_ms: 60_000, max_retry_wait_secs: 20, timeout_secs: 120 }
     }
 }
 
@@ -89,6 +111,8 @@ pub struct PineconeSettings {
     pub ready_timeout_secs: u64,
     pub freshness_timeout_secs: u64,
     pub poll_ms: u64,
+    /// Deadline of one request, answer included.
+    pub timeout_secs: u64,
 }
 
 impl Default for PineconeSettings {
@@ -104,6 +128,7 @@ impl Default for PineconeSettings {
             ready_timeout_secs: 300,
             freshness_timeout_secs: 60,
             poll_ms: 1000,
+            timeout_secs: 30,
         }
     }
 }
@@ -140,11 +165,14 @@ pub struct ChatSettings {
     pub history_tokens: u32,
     /// Longest question accepted, in characters.
     pub question_max_chars: usize,
+    /// Answers one account's bots may give in 24 hours (each may cost the operator's model
+    /// key); regenerated answers count too.
+    pub answers_per_day: i64,
 }
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        Self { history_tokens: 1500, question_max_chars: 4000 }
+        Self { history_tokens: 1500, question_max_chars: 4000, answers_per_day: 2000 }
     }
 }
 
@@ -187,6 +215,12 @@ impl Default for VectorSettings {
 pub struct KnowledgeSettings {
     /// Largest file accepted, enforced while the upload is read.
     pub max_upload_bytes: usize,
+    /// Most files one upload request may carry.
+    pub max_files_per_request: usize,
+    /// Per-account quotas: documents, bytes of originals kept, and passages (chunks) indexed.
+    pub max_documents_per_account: i64,
+    pub max_stored_mb_per_account: i64,
+    pub max_chunks_per_account: i64,
     /// Chunk size and overlap, in estimated model tokens.
     pub chunk_tokens: usize,
     pub chunk_overlap_tokens: usize,
@@ -195,6 +229,9 @@ pub struct KnowledgeSettings {
     /// How long a claimed job is held without a heartbeat before another worker takes it.
     pub lease_secs: i64,
     pub max_attempts: i32,
+    /// Longest one attempt at a document may run; past it, its lease is no longer renewed and
+    /// the job is taken back (the attempt counted).
+    pub job_timeout_secs: i64,
     /// How often an idle worker looks for new jobs.
     pub poll_millis: u64,
     /// Web pages added by URL: time allowed for the whole fetch, and the largest body read.
@@ -203,21 +240,40 @@ pub struct KnowledgeSettings {
     /// Fetch URLs on private, loopback and link-local addresses. Off in production: it lets
     /// owners probe the server's own network. Tests turn it on for their local pages.
     pub allow_private_urls: bool,
+    /// Extraction runs in a child process (this executable in `extract` mode, or the one
+    /// named here) so that a parser that crashes or runs away costs only its document.
+    pub extract_program: String,
+    /// The child's address-space limit, CPU seconds and wall-clock deadline.
+    pub extract_memory_mb: u64,
+    pub extract_cpu_secs: u64,
+    pub extract_timeout_secs: u64,
+    /// Most characters of text one document may yield (about 20 pages per 50,000).
+    pub max_text_chars: usize,
 }
 
 impl Default for KnowledgeSettings {
     fn default() -> Self {
         Self {
             max_upload_bytes: 50 * 1024 * 1024,
+            max_files_per_request: 20,
+            max_documents_per_account: 2000,
+            max_stored_mb_per_account: 2048,
+            max_chunks_per_account: 500_000,
             chunk_tokens: 256,
             chunk_overlap_tokens: 32,
-            workers: 1,
+            workers: 2,
             lease_secs: 60,
             max_attempts: 5,
+            job_timeout_secs: 3600,
             poll_millis: 500,
             url_timeout_secs: 15,
             url_max_bytes: 10 * 1024 * 1024,
             allow_private_urls: false,
+            extract_program: String::new(),
+            extract_memory_mb: 1024,
+            extract_cpu_secs: 40,
+            extract_timeout_secs: 45,
+            max_text_chars: 32_000_000,
         }
     }
 }
@@ -259,6 +315,10 @@ pub struct ServerSettings {
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
     pub trust_proxy_headers: bool,
     pub reload_port: u32,
+    /// Largest request body outside uploads (forms, JSON), in bytes.
+    pub max_body_bytes: usize,
+    /// Time a request may take until its response starts: a body dripped in slowly is cut off.
+    pub request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -277,6 +337,14 @@ pub struct AuthSettings {
     pub max_failures_per_account: i64,
     pub max_failures_per_ip: i64,
     pub failure_window_secs: i64,
+    /// Who may create an account: `open` (anyone), `invite` (with an invitation link from the
+    /// operator or an existing user) or `closed` (only the operator, with `chatsphere admin`).
+    pub registration: String,
+    /// Sign-ups accepted from one client address per window.
+    pub max_signups_per_ip: i64,
+    pub signup_window_secs: i64,
+    /// Invitation links stay valid this long.
+    pub invitation_ttl_hours: i64,
 }
 
 impl Default for Settings {
@@ -294,6 +362,7 @@ impl Default for Settings {
             gemini: GeminiSettings::default(),
             openai: OpenAiSettings::default(),
             pinecone: PineconeSettings::default(),
+            network: NetworkSettings::default(),
         }
     }
 }
@@ -307,6 +376,8 @@ impl Default for ServerSettings {
             public_url: "http://127.0.0.1:3000".into(),
             trust_proxy_headers: false,
             reload_port: 3001,
+            max_body_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 300,
         }
     }
 }
@@ -325,6 +396,10 @@ impl Default for AuthSettings {
             max_failures_per_account: 5,
             max_failures_per_ip: 20,
             failure_window_secs: 15 * 60,
+            registration: "open".into(),
+            max_signups_per_ip: 10,
+            signup_window_secs: 3600,
+            invitation_ttl_hours: 24 * 7,
         }
     }
 }
@@ -417,6 +492,12 @@ impl Settings {
         }
         if self.auth.session_ttl_hours < 1 || self.auth.password_min_length < 8 {
             return invalid("auth.session_ttl_hours must be ≥ 1 and auth.password_min_length ≥ 8");
+        }
+        if !matches!(self.auth.registration.as_str(), "open" | "invite" | "closed") {
+            return invalid("auth.registration must be \"open\", \"invite\" or \"closed\"");
+        }
+        if self.knowledge.extract_memory_mb < 128 || self.knowledge.extract_timeout_secs < 1 || self.knowledge.max_files_per_request < 1 {
+            return invalid("knowledge.extract_memory_mb must be ≥ 128, extract_timeout_secs ≥ 1, max_files_per_request ≥ 1");
         }
         Ok(self)
     }

@@ -1,6 +1,6 @@
 //! Builds the HTTP stack and runs it until SIGTERM or Ctrl-C.
 
-use super::{csrf, db, settings::Settings, state::AppState, telemetry};
+use super::{csrf, db, limits, refusals, security_headers, settings::Settings, state::AppState, telemetry};
 use crate::app::{shell, App};
 use axum::extract::{MatchedPath, State};
 use axum::routing::get;
@@ -24,7 +24,10 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(refusals::set_error_status))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::bound_requests))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers::add))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let route = request
                 .extensions()

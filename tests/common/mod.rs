@@ -23,7 +23,7 @@ pub fn embedders() -> Vec<chatsphere::features::bots::ModelChoice> {
 }
 
 pub fn settings() -> Settings {
-    Settings::default()
+    Settings { knowledge: knowledge_settings(), ..Settings::default() }
 }
 
 /// The real local embedding model, loaded once per test binary (it is read-only), and a
@@ -137,4 +137,43 @@ pub async fn rows_referencing(db: &PgPool, table: &str, id: uuid::Uuid) -> Vec<(
         counts.push((referencing, n));
     }
     counts
+}
+
+/// Uploads files the way the browser's form does (`multipart/form-data`: `bot_id`, then each
+/// `file` with its name), to `/api/knowledge/upload`.
+pub async fn upload(app: &Router, cookie: &str, bot_id: &str, files: &[(&str, &[u8])]) -> Reply {
+    let boundary = "----chatsphere-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"bot_id\"\r\n\r\n{bot_id}\r\n").as_bytes());
+    for (name, bytes) in files {
+        let quoted = name.replace('"', "%22");
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{quoted}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let request = Request::post("/api/knowledge/upload")
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .header(header::ACCEPT, "application/json")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body))
+        .unwrap();
+    read(app.clone().oneshot(request).await.unwrap()).await
+}
+
+/// Signs up over HTTP and returns the session cookie.
+pub async fn signed_up_as(app: &Router, email: &str) -> String {
+    let form = [("email", email), ("display_name", "Owner"), ("password", "correct horse battery")];
+    let reply = call(app, "auth/sign_up", &form, Some(ORIGIN), None).await;
+    assert!(reply.status.is_success(), "{} {}", reply.status, reply.body);
+    reply.session_cookie().expect("sign-up sets a session cookie")
+}
+
+/// The extraction child for tests: the server binary cargo built beside the test.
+pub fn knowledge_settings() -> chatsphere::server::settings::KnowledgeSettings {
+    chatsphere::server::settings::KnowledgeSettings { extract_program: env!("CARGO_BIN_EXE_chatsphere").into(), ..Default::default() }
 }

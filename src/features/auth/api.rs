@@ -17,11 +17,33 @@ pub async fn sign_up(
     display_name: String,
     password: String,
     next: Option<String>,
+    invite: Option<String>,
 ) -> Result<(), AppError> {
-    use super::server::{accounts, request};
+    use super::server::accounts::{self, SignUpForm};
+    use super::server::request;
     let state = crate::server::state::app_state()?;
-    let user = accounts::sign_up(&state.db, &state.settings.auth, &email, &display_name, &password).await?;
+    let ip = request::client_ip(&state.settings);
+    let form = SignUpForm { email: &email, display_name: &display_name, password: &password, invite: invite.as_deref() };
+    let user = accounts::sign_up_visitor(&state.db, &state.settings.auth, form, &ip).await?;
     request::start_session(&state, user.id, next.as_deref()).await
+}
+
+/// How people join this server, for the sign-up page and the invitation panel.
+#[server(endpoint = "auth/registration")]
+pub async fn registration_mode() -> Result<String, AppError> {
+    Ok(crate::server::state::app_state()?.settings.auth.registration.clone())
+}
+
+/// A single-use invitation link (invite-only servers): any signed-in user may make one.
+#[server(endpoint = "auth/create_invitation")]
+pub async fn create_invitation() -> Result<String, AppError> {
+    let caller = super::server::require_user().await?;
+    let settings = &caller.state.settings;
+    if settings.auth.registration != "invite" {
+        return Err(AppError::Forbidden("This server does not use invitations.".into()));
+    }
+    let token = super::server::invitations::create(&caller.state.db, Some(caller.user.id), settings.auth.invitation_ttl_hours).await?;
+    Ok(super::server::invitations::link(&settings.server.public_url, &token))
 }
 
 #[server(endpoint = "auth/sign_in")]
@@ -70,7 +92,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 #[server(endpoint = "auth/delete_account")]
 pub async fn delete_account(password: String) -> Result<(), AppError> {
     let caller = super::server::require_user().await?;
-    super::server::accounts::delete_account(&caller.state.db, caller.user.id, &password).await?;
+    super::server::accounts::delete_account(&caller.state.db, &caller.state.settings.auth, caller.user.id, &password).await?;
     super::server::request::clear_session_cookie(&caller.state.settings);
     leptos_axum::redirect("/signup");
     Ok(())

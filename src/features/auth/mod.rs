@@ -115,9 +115,16 @@ impl Password {
 }
 
 /// Where to go after signing in: only paths on this site, so `next` cannot send people away.
+/// Browsers drop tabs and newlines from URLs ("/\t/evil.example" becomes "//evil.example") and
+/// read a backslash as a slash, so a path holding any of them, or any control character or
+/// space, is refused too (and could not be a `Location` header anyway).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) =>
+        {
             path.to_owned()
         }
         _ => "/".to_owned(),
@@ -161,6 +168,9 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        for sneaky in ["/\t/evil.example", "/\n/evil.example", "/\r\nSet-Cookie: x=1", "/ /evil", "/\u{0}x", "/\u{85}x"] {
+            assert_eq!(safe_next(Some(sneaky)), "/", "{sneaky:?}");
+        }
     }
 }
 

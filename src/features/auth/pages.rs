@@ -1,7 +1,7 @@
 //! Sign-in, sign-up and account settings. The forms are plain HTML forms posting to server
 //! functions, so they work before the WASM has loaded; once it has, errors show in place.
 
-use super::{ChangePassword, DeleteAccount, SignIn, SignUp, UpdateProfile, DISPLAY_NAME_MAX};
+use super::{ChangePassword, CreateInvitation, DeleteAccount, SignIn, SignUp, UpdateProfile, DISPLAY_NAME_MAX};
 use crate::layout::UserResource;
 use crate::ui::{error_for, use_toasts, FormError, SubmitButton, TextField, ThemeToggle};
 use leptos::prelude::*;
@@ -60,11 +60,17 @@ pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
     let result = action.value();
     let next = next_param();
+    let query = use_query_map();
+    let invite = Signal::derive(move || query.read().get("invite"));
     view! {
         <Title text="Create your account" />
         <AuthCard title="Create your account">
+            <Show when=move || invite.get().is_some()>
+                <p class="mb-4 text-sm text-slate-600 dark:text-slate-400">"You were invited: this link creates one account."</p>
+            </Show>
             <ActionForm action attr:class="space-y-4">
                 <input type="hidden" name="next" value=move || next.get().unwrap_or_default() />
+                <input type="hidden" name="invite" value=move || invite.get().unwrap_or_default() />
                 <TextField label="Email" name="email" kind="email" autocomplete="email" required=true error=error_for(result, "email") />
                 <TextField label="Display name" name="display_name" autocomplete="name" required=true maxlength=DISPLAY_NAME_MAX error=error_for(result, "display_name") />
                 <TextField label="Password" name="password" kind="password" autocomplete="new-password" required=true
@@ -151,6 +157,8 @@ pub fn SettingsPage() -> impl IntoView {
                 </ActionForm>
             </section>
 
+            <InvitationPanel />
+
             <section class="card border-red-200 dark:border-red-900">
                 <h2 class="section-title text-red-700 dark:text-red-400">"Delete account"</h2>
                 <p class="text-sm text-slate-600 dark:text-slate-400 mb-4">
@@ -174,5 +182,36 @@ pub fn SettingsPage() -> impl IntoView {
                 </Show>
             </section>
         </div>
+    }
+}
+
+/// On invite-only servers, any user can invite someone: one link, one account.
+#[component]
+fn InvitationPanel() -> impl IntoView {
+    let mode = Resource::new(|| (), |_| super::registration_mode());
+    let create = ServerAction::<CreateInvitation>::new();
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                let invite_only = matches!(mode.await, Ok(m) if m == "invite");
+                invite_only.then(|| view! {
+                    <section class="card">
+                        <h2 class="section-title">"Invite someone"</h2>
+                        <p class="text-sm text-slate-500 mb-4">"This server is invitation-only. A link admits one new account and expires after a week."</p>
+                        <ActionForm action=create attr:class="space-y-4">
+                            <FormError result=create.value() />
+                            <SubmitButton label="Create invitation link" pending_label="Creating…" pending=create.pending() class="btn-primary" />
+                        </ActionForm>
+                        {move || match create.value().get() {
+                            Some(Ok(link)) => Some(view! {
+                                <label class="block mt-4 text-sm font-medium" for="invitation-link">"Invitation link (copy and send it)"</label>
+                                <input id="invitation-link" class="input mt-1 w-full" readonly=true value=link />
+                            }),
+                            _ => None,
+                        }}
+                    </section>
+                })
+            })}
+        </Suspense>
     }
 }

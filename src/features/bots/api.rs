@@ -72,7 +72,7 @@ pub async fn upload_avatar(data: MultipartData) -> Result<Bot, AppError> {
     let mut image = None;
     while let Some(mut field) = form.next_field().await.map_err(|_| bad_form())? {
         match field.name() {
-            Some("public_id") => public_id = Some(field.text().await.map_err(|_| bad_form())?),
+            Some("public_id") => public_id = Some(crate::server::form::short_field(&mut field).await.ok_or_else(bad_form)?),
             Some("avatar") => {
                 let mut bytes = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(|_| bad_form())? {

@@ -21,6 +21,7 @@ pub async fn add_text(bot_id: String, title: String, text: String) -> Result<Doc
         return Err(AppError::invalid("text", "Write or paste some text."));
     }
     let doc = NewDocument { name: &title, source: "text", mime: "text/markdown", bytes: text.into_bytes() };
+    super::server::quota::ensure_room(&caller.state.db, caller.user.id, &caller.state.settings.knowledge, doc.bytes.len()).await?;
     Ok(store::add(&caller.state.db, caller.user.id, &bot_id, doc).await?.0)
 }
 
@@ -32,6 +33,7 @@ pub async fn add_url(bot_id: String, url: String) -> Result<DocumentSummary, App
     let url = super::server::fetch::parse(&url).map_err(|e| AppError::invalid("url", e.0))?;
     let name: String = url.as_str().chars().take(255).collect();
     let doc = NewDocument { name: &name, source: "url", mime: "text/uri-list", bytes: url.as_str().as_bytes().to_vec() };
+    super::server::quota::ensure_room(&caller.state.db, caller.user.id, &caller.state.settings.knowledge, 0).await?;
     Ok(store::add(&caller.state.db, caller.user.id, &bot_id, doc).await?.0)
 }
 
@@ -39,6 +41,7 @@ pub async fn add_url(bot_id: String, url: String) -> Result<DocumentSummary, App
 #[server(endpoint = "knowledge/add_qa")]
 pub async fn add_qa(bot_id: String, question: String, answer: String) -> Result<DocumentSummary, AppError> {
     let caller = crate::features::auth::server::require_user().await?;
+    super::server::quota::ensure_room(&caller.state.db, caller.user.id, &caller.state.settings.knowledge, question.len() + answer.len()).await?;
     super::server::store::add_qa(&caller.state.db, caller.user.id, &bot_id, &question, &answer).await
 }
 
@@ -46,19 +49,28 @@ pub async fn add_qa(bot_id: String, question: String, answer: String) -> Result<
 /// read; one that is too large is reported by name and the others still go in.
 #[server(endpoint = "knowledge/upload", input = MultipartFormData)]
 pub async fn upload_documents(data: MultipartData) -> Result<Vec<UploadResult>, AppError> {
+    use super::server::quota;
     use super::server::store::{self, NewDocument};
     let caller = crate::features::auth::server::require_user().await?;
+    let db = &caller.state.db;
     let cap = caller.state.settings.knowledge.max_upload_bytes;
+    let max_files = caller.state.settings.knowledge.max_files_per_request;
     let mut form = data.into_inner().ok_or(AppError::Internal)?;
     let bad_form = || AppError::invalid("file", "The upload was not understood; choose the files again.");
     let mut bot_id = None;
     let mut results = Vec::new();
     while let Some(mut field) = form.next_field().await.map_err(|_| bad_form())? {
         match field.name() {
-            Some("bot_id") => bot_id = Some(field.text().await.map_err(|_| bad_form())?),
+            Some("bot_id") => bot_id = Some(crate::server::form::short_field(&mut field).await.ok_or_else(bad_form)?),
+            Some("file") if results.len() >= max_files => {
+                // Past the limit, each further file is named in a refusal and not read.
+                let name = store::display_name(field.file_name().unwrap_or("untitled"));
+                let error = format!("{name} was not added: at most {max_files} files can be uploaded at once.");
+                results.push(UploadResult { name, document: None, already_present: false, error: Some(error) });
+            }
             Some("file") => {
                 let bot = bot_id.clone().ok_or_else(bad_form)?;
-                let name = field.file_name().unwrap_or("untitled").to_owned();
+                let name = Some(store::display_name(field.file_name().unwrap_or_default())).filter(|n| !n.is_empty()).unwrap_or_else(|| "untitled".into());
                 let mime = field.content_type().map(|m| m.to_string()).unwrap_or_else(|| "application/octet-stream".into());
                 let mut bytes = Vec::new();
                 let mut too_large = false;
@@ -76,15 +88,21 @@ pub async fn upload_documents(data: MultipartData) -> Result<Vec<UploadResult>, 
                     Err(format!("{name} is larger than the {} MB limit.", cap / (1024 * 1024)))
                 } else {
                     let doc = NewDocument { name: &name, source: "upload", mime: &mime, bytes };
-                    match store::add(&caller.state.db, caller.user.id, &bot, doc).await {
+                    let added = match quota::ensure_room(db, caller.user.id, &caller.state.settings.knowledge, doc.bytes.len()).await {
+                        Ok(()) => store::add(db, caller.user.id, &bot, doc).await,
+                        Err(refused) => Err(refused),
+                    };
+                    match added {
                         Ok((doc, created)) => Ok((doc, created)),
-                        Err(AppError::Invalid { message, .. }) => Err(message),
+                        Err(AppError::Invalid { message, .. } | AppError::Forbidden(message)) => Err(message),
                         Err(other) => return Err(other),
                     }
                 };
                 results.push(match outcome {
                     Ok((document, created)) => UploadResult { name, document: Some(document), already_present: !created, error: None },
-                    Err(error) => UploadResult { name, document: None, already_present: false, error: Some(error) },
+                    // Every message names its file, so a list of results reads on its own.
+                    Err(error) if error.contains(name.as_str()) => UploadResult { name, document: None, already_present: false, error: Some(error) },
+                    Err(error) => UploadResult { error: Some(format!("{name}: {error}")), name, document: None, already_present: false },
                 });
             }
             _ => {}

@@ -39,8 +39,15 @@ impl GeminiEmbedder {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let response = match self.client.post(&url).header("x-goog-api-key", &self.config.api_key).json(&body).send().await {
-                Ok(r) => r,
+            let request = self.client.post(&url).header("x-goog-api-key", &self.config.api_key).json(&body);
+            let (status, text) = match crate::providers::retry::within(self.config.backoff.deadline, async {
+                let response = request.send().await?;
+                let status = response.status().as_u16();
+                Ok((status, response.text().await?))
+            })
+            .await
+            {
+                Ok(answer) => answer,
                 Err(e) if self.config.backoff.has_more(attempt) => {
                     tracing::warn!(attempt, error = %e, "Gemini embeddings unreachable; retrying");
                     tokio::time::sleep(self.config.backoff.delay(attempt)).await;
@@ -48,8 +55,6 @@ impl GeminiEmbedder {
                 }
                 Err(e) => return Err(EmbedError::Transient(format!("Gemini embeddings unreachable: {e}"))),
             };
-            let status = response.status().as_u16();
-            let text = response.text().await.map_err(|e| EmbedError::Transient(format!("Gemini embeddings: {e}")))?;
             if (200..300).contains(&status) {
                 return parse(&text, texts.len(), self.dimension);
             }

@@ -54,9 +54,19 @@ async fn drive<P: Protocol>(client: reqwest::Client, mut protocol: P, backoff: B
     'tries: loop {
         attempt += 1;
         protocol.reset();
-        let response = match protocol.request(&client).send().await {
-            Ok(r) => r,
-            Err(e) => {
+        // The try's deadline runs until the first words: a model that accepts the request and
+        // then says nothing ends the answer with a message (and the page offers Retry). After
+        // that, the client's read-idle deadline ends an answer that stalls mid-way.
+        let first_words_by = tokio::time::Instant::now() + backoff.deadline;
+        let silent = || LlmError::Unavailable(format!("{provider} did not start answering within {} s; try again.", backoff.deadline.as_secs().max(1)));
+        let response = match tokio::time::timeout_at(first_words_by, protocol.request(&client).send()).await {
+            Err(_) => {
+                tracing::warn!(provider, attempt, "no answer before the deadline");
+                send(Err(silent())).await;
+                return;
+            }
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
                 tracing::warn!(provider, attempt, error = %e, "request failed");
                 if backoff.has_more(attempt) {
                     tokio::time::sleep(backoff.delay(attempt)).await;
@@ -85,7 +95,20 @@ async fn drive<P: Protocol>(client: reqwest::Client, mut protocol: P, backoff: B
         }
         let mut events = response.bytes_stream().eventsource();
         let mut delivered = false;
-        while let Some(event) = events.next().await {
+        loop {
+            let next = if delivered {
+                events.next().await
+            } else {
+                match tokio::time::timeout_at(first_words_by, events.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        tracing::warn!(provider, attempt, "no words before the deadline");
+                        send(Err(silent())).await;
+                        return;
+                    }
+                }
+            };
+            let Some(event) = next else { break };
             let event = match event {
                 Ok(event) => event,
                 Err(e) => {

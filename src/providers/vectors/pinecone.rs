@@ -153,8 +153,14 @@ impl PineconeStore {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let response = match request.send().await {
-                Ok(r) => r,
+            let (status, headers, body) = match crate::providers::retry::within(self.config.backoff.deadline, async {
+                let response = request.send().await?;
+                let (status, headers) = (response.status().as_u16(), response.headers().clone());
+                Ok((status, headers, response.text().await?))
+            })
+            .await
+            {
+                Ok(answer) => answer,
                 Err(e) if self.config.backoff.has_more(attempt) => {
                     tracing::warn!(attempt, error = %e, "Pinecone unreachable; retrying");
                     tokio::time::sleep(self.config.backoff.delay(attempt)).await;
@@ -162,9 +168,6 @@ impl PineconeStore {
                 }
                 Err(e) => return Err(VectorError::Transient(format!("Pinecone unreachable: {e}"))),
             };
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = response.text().await.unwrap_or_default();
             if (200..300).contains(&status) || ok.contains(&status) {
                 return Ok(Reply { status, headers, body });
             }

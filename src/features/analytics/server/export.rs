@@ -17,10 +17,22 @@ fn csv_file(filename: String, rows: Vec<Vec<String>>) -> Result<ExportFile, AppE
     // Sections of different widths follow one another in the figures file.
     let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
     for row in rows {
-        w.write_record(&row).map_err(|e| failed(&e))?;
+        w.write_record(row.iter().map(|cell| inert(cell).into_owned())).map_err(|e| failed(&e))?;
     }
     let body = String::from_utf8(w.into_inner().map_err(|e| failed(&e))?).map_err(|e| failed(&e))?;
     Ok(ExportFile { filename, mime: "text/csv".into(), body })
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or carriage return
+/// before one) gets a leading apostrophe, so a visitor's question cannot become a formula in the
+/// owner's spreadsheet. Numbers are left as they are.
+fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err();
+    if risky {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -98,4 +110,17 @@ pub async fn conversations(db: &PgPool, scope: &Scope, from: chrono::NaiveDate, 
         ]);
     }
     csv_file(format!("conversations-{from}-to-{to}.csv"), out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formulas_are_made_inert_and_numbers_kept() {
+        assert_eq!(super::inert("=HYPERLINK(\"http://evil\")"), "'=HYPERLINK(\"http://evil\")");
+        assert_eq!(super::inert("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(super::inert("+1+cmd"), "'+1+cmd");
+        assert_eq!(super::inert("\t=1"), "'\t=1");
+        assert_eq!(super::inert("-12.5"), "-12.5");
+        assert_eq!(super::inert("plain question?"), "plain question?");
+    }
 }

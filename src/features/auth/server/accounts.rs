@@ -1,7 +1,8 @@
 //! Account lifecycle: sign-up, credential checks with throttling, profile and password
 //! changes, and deletion (which takes every row the user owns with it, by foreign keys).
 
-use super::{password, rate_limit, sessions::{self, SessionToken}};
+use super::rate_limit::{self, Limit};
+use super::{invitations, password, sessions::{self, SessionToken}};
 use crate::error::AppError;
 use crate::features::auth::{CurrentUser, DisplayName, Email, Password};
 use crate::server::settings::AuthSettings;
@@ -9,6 +10,8 @@ use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
 
+/// Creates an account (the operator's path, and the one the web sign-up ends in). No
+/// registration rules apply here: see `sign_up_visitor`.
 #[instrument(skip_all)]
 pub async fn sign_up(
     db: &PgPool,
@@ -17,10 +20,42 @@ pub async fn sign_up(
     display_name: &str,
     password: &str,
 ) -> Result<CurrentUser, AppError> {
+    register(db, rules, email, display_name, password, None).await
+}
+
+/// What a stranger fills in on the sign-up page.
+pub struct SignUpForm<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password: &'a str,
+    pub invite: Option<&'a str>,
+}
+
+/// Sign-up from the web: the server's registration mode decides whether it is allowed, and
+/// each client address may make only so many attempts per window (a flood of sign-ups costs
+/// a password hash each).
+pub async fn sign_up_visitor(db: &PgPool, rules: &AuthSettings, form: SignUpForm<'_>, client_ip: &str) -> Result<CurrentUser, AppError> {
+    let invite = form.invite.map(str::trim).filter(|i| !i.is_empty());
+    match (rules.registration.as_str(), invite) {
+        ("closed", _) => return Err(AppError::Forbidden("Sign-up is closed on this server; ask its operator for an account.".into())),
+        ("invite", None) => {
+            return Err(AppError::Forbidden("Sign-up on this server needs an invitation link; ask someone who has an account for one.".into()))
+        }
+        _ => {}
+    }
+    let key = rate_limit::signup_key(client_ip);
+    rate_limit::begin(db, &[Limit { key: &key, max: rules.max_signups_per_ip, window_secs: rules.signup_window_secs }]).await?.keep();
+    // An invitation is used only where one is required; an open server ignores it.
+    let invite = invite.filter(|_| rules.registration == "invite");
+    register(db, rules, form.email, form.display_name, form.password, invite).await
+}
+
+async fn register(db: &PgPool, rules: &AuthSettings, email: &str, display_name: &str, password: &str, invite: Option<&str>) -> Result<CurrentUser, AppError> {
     let email = Email::parse(email)?;
     let display_name = DisplayName::parse(display_name)?;
     let password = Password::parse(password, rules.password_min_length, &email)?;
     let hash = password::hash(&password).await?;
+    let mut tx = db.begin().await?;
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO users (email, display_name, password_hash) VALUES ($1, $2, $3)
          ON CONFLICT (email) DO NOTHING RETURNING id",
@@ -28,11 +63,15 @@ pub async fn sign_up(
     .bind(email.as_str())
     .bind(display_name.as_str())
     .bind(&hash.0)
-    .fetch_optional(db)
+    .fetch_optional(&mut *tx)
     .await?;
     let id = inserted.ok_or_else(|| {
         AppError::invalid("email", "An account with this email already exists. Sign in instead.")
     })?;
+    if let Some(token) = invite {
+        invitations::redeem(&mut tx, token, id).await?;
+    }
+    tx.commit().await?;
     tracing::info!(user_id = %id, "account created");
     Ok(CurrentUser { id, email: email.as_str().to_owned(), display_name: display_name.as_str().to_owned() })
 }
@@ -51,23 +90,31 @@ pub async fn authenticate(
     let normalised = email.trim().to_lowercase();
     let account_key = rate_limit::account_key(&normalised);
     let ip_key = rate_limit::ip_key(client_ip);
-    let window = rules.failure_window_secs;
-    rate_limit::check(db, &account_key, rules.max_failures_per_account, window).await?;
-    rate_limit::check(db, &ip_key, rules.max_failures_per_ip, window).await?;
+    let window_secs = rules.failure_window_secs;
+    let attempt = rate_limit::begin(
+        db,
+        &[
+            Limit { key: &account_key, max: rules.max_failures_per_account, window_secs },
+            Limit { key: &ip_key, max: rules.max_failures_per_ip, window_secs },
+        ],
+    )
+    .await?;
 
-    let row: Option<(Uuid, String, String, String)> = sqlx::query_as(
-        "SELECT id, email, display_name, password_hash FROM users WHERE email = $1",
+    let row: Option<(Uuid, String, String, String, bool)> = sqlx::query_as(
+        "SELECT id, email, display_name, password_hash, disabled_at IS NOT NULL FROM users WHERE email = $1",
     )
     .bind(&normalised)
     .fetch_optional(db)
     .await?;
+    // A disabled account is checked like any other (same time, same answer) and never let in.
     let stored = row.as_ref().map(|r| r.3.clone());
-    if password.chars().count() <= crate::features::auth::PASSWORD_MAX && password::verify(stored, password).await {
-        let (id, email, display_name, _) = row.expect("verify succeeds only for a real account");
-        rate_limit::clear(db, &account_key).await?;
+    let disabled = row.as_ref().is_some_and(|r| r.4);
+    if password.chars().count() <= crate::features::auth::PASSWORD_MAX && password::verify(stored, password).await && !disabled {
+        let (id, email, display_name, _, _) = row.expect("verify succeeds only for a real account");
+        attempt.withdraw(db, Some(&account_key)).await?;
         return Ok(CurrentUser { id, email, display_name });
     }
-    rate_limit::record_failure(db, &[&account_key, &ip_key], window).await?;
+    attempt.keep();
     tracing::info!("sign-in failed");
     Err(AppError::WrongCredentials)
 }
@@ -86,7 +133,11 @@ pub async fn update_display_name(db: &PgPool, user_id: Uuid, display_name: &str)
     Ok(CurrentUser { id, email, display_name })
 }
 
-async fn check_current_password(db: &PgPool, user_id: Uuid, current: &str) -> Result<Email, AppError> {
+/// Re-checks the signed-in user's password, throttled like sign-in: a stolen session must not
+/// become a way to guess the password.
+async fn check_current_password(db: &PgPool, rules: &AuthSettings, user_id: Uuid, current: &str) -> Result<Email, AppError> {
+    let key = rate_limit::reauth_key(user_id);
+    let attempt = rate_limit::begin(db, &[Limit { key: &key, max: rules.max_failures_per_account, window_secs: rules.failure_window_secs }]).await?;
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT email, password_hash FROM users WHERE id = $1")
             .bind(user_id)
@@ -94,8 +145,10 @@ async fn check_current_password(db: &PgPool, user_id: Uuid, current: &str) -> Re
             .await?;
     let (email, hash) = row.ok_or(AppError::Unauthenticated)?;
     if !password::verify(Some(hash), current).await {
+        attempt.keep();
         return Err(AppError::invalid("current_password", "Your current password is not correct."));
     }
+    attempt.withdraw(db, Some(&key)).await?;
     Email::parse(&email)
 }
 
@@ -110,7 +163,7 @@ pub async fn change_password(
     new: &str,
     keep: &SessionToken,
 ) -> Result<u64, AppError> {
-    let email = check_current_password(db, user_id, current).await?;
+    let email = check_current_password(db, rules, user_id, current).await?;
     let new = Password::parse(new, rules.password_min_length, &email)
         .map_err(|e| match e {
             AppError::Invalid { message, .. } => AppError::invalid("new_password", message),
@@ -128,8 +181,8 @@ pub async fn change_password(
 /// Deletes the account after re-checking the password. Everything the user owns references
 /// `users` with `ON DELETE CASCADE`, so one statement removes it all.
 #[instrument(skip_all, fields(user_id = %user_id))]
-pub async fn delete_account(db: &PgPool, user_id: Uuid, password: &str) -> Result<(), AppError> {
-    check_current_password(db, user_id, password).await.map_err(|e| match e {
+pub async fn delete_account(db: &PgPool, rules: &AuthSettings, user_id: Uuid, password: &str) -> Result<(), AppError> {
+    check_current_password(db, rules, user_id, password).await.map_err(|e| match e {
         AppError::Invalid { .. } => AppError::invalid("password", "That password is not correct."),
         other => other,
     })?;

@@ -2,6 +2,8 @@
 //! and the Leptos glue that reads cookies and the caller's address.
 
 pub mod accounts;
+pub mod admin;
+pub mod invitations;
 pub mod password;
 pub mod rate_limit;
 pub mod request;

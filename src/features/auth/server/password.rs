@@ -10,6 +10,13 @@ use std::sync::LazyLock;
 /// A PHC-format hash. Not `Serialize`, so it cannot end up in a response.
 pub struct PasswordHash(pub String);
 
+/// Hashes running at once in this process. Each takes 19 MiB and a core for ~50 ms: a flood
+/// of sign-ups or guesses queues here instead of exhausting memory or starving the embedding
+/// model of cores. It limits this process's own memory and cores, so it lives with the process
+/// (several server processes each have their own, as they each have their own cores).
+static HASHING: LazyLock<tokio::sync::Semaphore> =
+    LazyLock::new(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)));
+
 fn hasher() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -17,6 +24,7 @@ fn hasher() -> Argon2<'static> {
 
 pub async fn hash(password: &Password) -> Result<PasswordHash, AppError> {
     let plain = password.expose().to_owned();
+    let _permit = HASHING.acquire().await.map_err(|_| AppError::Internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher()
@@ -39,6 +47,7 @@ pub async fn verify(stored: Option<String>, candidate: &str) -> bool {
         hasher().hash_password(b"decoy password for timing", &salt).expect("hash").to_string()
     });
     let candidate = candidate.to_owned();
+    let Ok(_permit) = HASHING.acquire().await else { return false };
     tokio::task::spawn_blocking(move || {
         let is_real = stored.is_some();
         let stored = stored.unwrap_or_else(|| DECOY.clone());

@@ -103,23 +103,39 @@ pub fn clear_session_cookie(settings: &Settings) {
 /// configuration says a trusted proxy sets them.
 pub fn client_ip(settings: &Settings) -> String {
     let Ok(parts) = request_parts() else { return "unknown".into() };
-    if settings.server.trust_proxy_headers {
-        if let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            if let Some(first) = forwarded.split(',').next() {
-                return first.trim().to_owned();
-            }
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let forwarded: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    client_address(peer, &forwarded, settings.server.trust_proxy_headers)
+}
+
+/// Behind a trusted proxy, the client is the right-most address in `X-Forwarded-For` that is
+/// not one of our own hops (loopback or the proxy itself): everything left of it was written
+/// by the client and can say anything.
+fn client_address(peer: Option<std::net::IpAddr>, forwarded: &[&str], trust_proxy: bool) -> String {
+    if trust_proxy {
+        let ours = |ip: &std::net::IpAddr| ip.is_loopback() || Some(*ip) == peer;
+        let hops = forwarded.iter().flat_map(|h| h.split(',')).map(str::trim);
+        if let Some(client) = hops.rev().filter_map(|h| h.parse::<std::net::IpAddr>().ok()).find(|ip| !ours(ip)) {
+            return client.to_string();
         }
     }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    peer.map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn behind_a_proxy_the_client_is_the_right_most_untrusted_hop() {
+        let proxy: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+        let spoofed = ["1.2.3.4, 203.0.113.7"];
+        assert_eq!(client_address(Some(proxy), &spoofed, true), "203.0.113.7", "the left part is the client's own claim");
+        assert_eq!(client_address(Some(proxy), &["203.0.113.7, 10.0.0.2, 127.0.0.1"], true), "203.0.113.7");
+        assert_eq!(client_address(Some(proxy), &["garbage"], true), "10.0.0.2");
+        assert_eq!(client_address(Some(proxy), &spoofed, false), "10.0.0.2", "headers are ignored without a trusted proxy");
+        assert_eq!(client_address(None, &[], false), "unknown");
+    }
 
     #[test]
     fn finds_the_session_cookie_among_others() {

@@ -19,7 +19,8 @@ impl std::fmt::Debug for SessionToken {
 }
 
 impl SessionToken {
-    fn generate() -> Self {
+    /// 256 random bits, hex-encoded (invitation links use the same kind of token).
+    pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         Self(hex::encode(bytes))
@@ -71,7 +72,7 @@ pub async fn resolve(db: &PgPool, token: &SessionToken, ttl_hours: i64) -> Resul
              WHERE token_hash = $1 AND (SELECT due FROM live)
          )
          SELECT u.id, u.email, u.display_name, live.due
-           FROM live JOIN users u ON u.id = live.user_id",
+           FROM live JOIN users u ON u.id = live.user_id AND u.disabled_at IS NULL",
     )
     .bind(token.hash())
     .bind(ttl_hours as i32)
@@ -86,6 +87,12 @@ pub async fn resolve(db: &PgPool, token: &SessionToken, ttl_hours: i64) -> Resul
 pub async fn end(db: &PgPool, token: &SessionToken) -> Result<(), AppError> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token.hash()).execute(db).await?;
     Ok(())
+}
+
+/// Ends every session of the user (password reset by the operator, account disabled).
+pub async fn end_all(db: &PgPool, user_id: Uuid) -> Result<u64, AppError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(db).await?;
+    Ok(done.rows_affected())
 }
 
 /// Ends every session of the user except `keep` (the one making the request).

@@ -33,6 +33,7 @@ pub async fn ask(state: &AppState, owner: Uuid, bot_public_id: &str, conversatio
         return Err(AppError::invalid("question", format!("Questions are at most {max} characters.")));
     }
     let (bot_id, bot) = store::owned_bot(&state.db, owner, bot_public_id).await?;
+    ensure_answer_allowance(&state.db, owner, state.settings.chat.answers_per_day).await?;
     let conversation = match conversation {
         Some(id) => {
             let (conversation, conversation_bot, _) = store::owned_conversation(&state.db, owner, id).await?;
@@ -52,8 +53,27 @@ pub async fn regenerate(state: &AppState, owner: Uuid, conversation: Uuid) -> Re
     let started = Instant::now();
     let (conversation, bot_id, public_id) = store::owned_conversation(&state.db, owner, conversation).await?;
     let (_, bot) = store::owned_bot(&state.db, owner, &public_id).await?;
+    ensure_answer_allowance(&state.db, owner, state.settings.chat.answers_per_day).await?;
     let question = store::reopen_last_question(&state.db, conversation.id).await?;
     begin(state, Ask { owner, bot_id, bot, conversation, question, started }).await
+}
+
+/// Each answer may cost the operator's model key: an account's bots give at most `per_day` in
+/// any 24 hours. Checked before anything is stored, so a refused question leaves no trace.
+pub async fn ensure_answer_allowance(db: &PgPool, owner: Uuid, per_day: i64) -> Result<(), AppError> {
+    let used: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM messages m JOIN bots b ON b.id = m.bot_id
+          WHERE b.owner_id = $1 AND m.role = 'assistant' AND m.created_at > now() - interval '1 day'",
+    )
+    .bind(owner)
+    .fetch_one(db)
+    .await?;
+    if used >= per_day {
+        return Err(AppError::QuotaExceeded(format!(
+            "Your bots have given {per_day} answers in the last 24 hours, the most this server allows; try again later."
+        )));
+    }
+    Ok(())
 }
 
 struct Ask {

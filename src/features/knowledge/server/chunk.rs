@@ -35,7 +35,7 @@ fn units(text: &str, target: usize) -> Vec<String> {
                 continue;
             }
             let mut run = String::new();
-            for word in sentence.split_whitespace() {
+            for word in sentence.split_whitespace().flat_map(|w| pieces(w, target)) {
                 if !run.is_empty() && estimate_tokens(&run) + estimate_tokens(word) > target {
                     out.push(std::mem::take(&mut run));
                 }
@@ -50,6 +50,21 @@ fn units(text: &str, target: usize) -> Vec<String> {
         }
     }
     out
+}
+
+/// A "word" longer than a chunk (base64, a minified line) is cut into runs that fit one.
+fn pieces(word: &str, target: usize) -> impl Iterator<Item = &str> {
+    let max_chars = target.saturating_sub(1).max(1) * 6;
+    let mut rest = word;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let cut = rest.char_indices().nth(max_chars).map_or(rest.len(), |(i, _)| i);
+        let (head, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(head)
+    })
 }
 
 fn split_sentences(text: &str) -> Vec<String> {
@@ -136,6 +151,15 @@ mod tests {
         assert_eq!(chunks.len(), 2);
         assert_eq!((chunks[0].heading_path.as_str(), chunks[0].text.as_str()), ("A", "One.\n\nTwo."));
         assert_eq!((chunks[1].ordinal, chunks[1].heading_path.as_str()), (1, "B"));
+    }
+
+    #[test]
+    fn a_word_longer_than_a_chunk_is_cut_into_chunks() {
+        let blob = "QUJD".repeat(50_000);
+        let chunks = chunk(&[section("", &blob)], 64, 8);
+        assert!(chunks.len() > 100);
+        assert!(chunks.iter().all(|c| c.token_count as usize <= 64 && c.text.len() <= 64 * 6 + 8));
+        assert!(chunks.iter().map(|c| c.text.len()).sum::<usize>() >= blob.len(), "nothing is lost");
     }
 
     #[test]

@@ -59,13 +59,20 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let first = s[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link local
-                || first == 0x2001 && v6.segments()[1] == 0xdb8) // documentation
+                || (first & 0xffc0) == 0xfec0 // site local (deprecated, still routed by some)
+                || s[..6] == [0; 6] // IPv4-compatible ::a.b.c.d
+                || (first == 0x64 && s[1] == 0xff9b) // NAT64: reaches any IPv4 address, private ones too
+                || first == 0x2002 // 6to4: tunnels to an embedded IPv4 address
+                || (first == 0x2001 && s[1] == 0) // Teredo
+                || (first == 0x100 && s[1..4] == [0; 3]) // discard-only
+                || first == 0x2001 && s[1] == 0xdb8) // documentation
         }
     }
 }
@@ -98,7 +105,12 @@ async fn fetch_inner(raw_url: &str, settings: &KnowledgeSettings) -> Result<Fetc
     for _ in 0..=MAX_REDIRECTS {
         let addr = checked_address(&url, settings.allow_private_urls).await?;
         let host = url.host_str().unwrap_or_default().to_owned();
+        // No proxy from the environment: a proxy would connect wherever it likes, past the
+        // address check and the pinning above.
         let client = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(deadline_left(settings))
+            .read_timeout(deadline_left(settings))
             .redirect(reqwest::redirect::Policy::none())
             .resolve(&host, addr)
             .user_agent(concat!("ChatSphere/", env!("CARGO_PKG_VERSION"), " (knowledge fetcher)"))
@@ -150,6 +162,11 @@ async fn fetch_inner(raw_url: &str, settings: &KnowledgeSettings) -> Result<Fetc
     Err(refuse(format!("The page redirected more than {MAX_REDIRECTS} times.")))
 }
 
+/// The connect and read-idle deadlines: at most the whole fetch's (which also bounds them).
+fn deadline_left(settings: &KnowledgeSettings) -> Duration {
+    Duration::from_secs(settings.url_timeout_secs.clamp(1, 10))
+}
+
 fn too_large(cap: usize) -> Unreadable {
     refuse(format!("The page is larger than {} MB, the most that is fetched.", cap / (1024 * 1024)))
 }
@@ -170,7 +187,7 @@ mod tests {
 
     #[test]
     fn private_and_special_addresses_are_not_public() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "224.0.0.1"] {
+        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "224.0.0.1", "64:ff9b::a00:1", "64:ff9b::7f00:1", "2002:7f00:1::", "2002:a00:1::1", "fec0::1", "::127.0.0.1", "2001:0:4136:e378::1", "100::1"] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {

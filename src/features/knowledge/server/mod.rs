@@ -5,6 +5,7 @@ pub mod chunk;
 pub mod extract;
 pub mod fetch;
 pub mod queue;
+pub mod quota;
 pub mod reindex;
 pub mod search;
 pub mod store;

@@ -48,7 +48,11 @@ pub async fn run_once(db: &PgPool, providers: &Providers, lease_secs: i64) -> Re
 }
 
 async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, target: &str, lease_secs: i64) -> Result<(), String> {
-    let failed = |e: sqlx::Error| format!("database: {e}");
+    // What the owner sees names the service at fault, never its error text (that goes to the log).
+    let failed = |e: sqlx::Error| {
+        tracing::warn!(error = %e, "re-indexing: database error");
+        "The database was unavailable; re-indexing will try again shortly.".to_owned()
+    };
     let embedder = providers.embedder(target).ok_or_else(|| format!("The embedding model {target} is not configured on this server."))?;
     // (document, generation) pairs already in the new space.
     let mut done: HashSet<(Uuid, i32)> = HashSet::new();
@@ -80,14 +84,20 @@ async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, targ
             let mut records = Vec::with_capacity(chunks.len());
             for batch in chunks.chunks(embedder.batch_size()) {
                 let texts = batch.iter().map(|(_, _, heading, text)| text_to_embed(heading, text)).collect();
-                let vectors = embedder.embed(texts, Purpose::Document).await.map_err(|e| format!("embedding: {e}"))?;
+                let vectors = embedder.embed(texts, Purpose::Document).await.map_err(|e| {
+                    tracing::warn!(error = %e, "re-indexing: embedding failed");
+                    "The embedding service failed; re-indexing will try again shortly.".to_owned()
+                })?;
                 if vectors.len() != batch.len() {
                     return Err("the embedder returned the wrong number of vectors".into());
                 }
                 records.extend(batch.iter().zip(vectors).map(|((id, ordinal, _, _), vector)| VectorRecord { chunk_id: *id, document_id: document, ordinal: *ordinal, vector }));
                 renew(db, bot, lease_secs).await.map_err(failed)?;
             }
-            providers.vectors.upsert(bot, target, records).await.map_err(|e| format!("vector store: {e}"))?;
+            providers.vectors.upsert(bot, target, records).await.map_err(|e| {
+                tracing::warn!(error = %e, "re-indexing: vector store failed");
+                "The vector store failed; re-indexing will try again shortly.".to_owned()
+            })?;
             done.insert((document, generation));
             progress(db, bot, target, done.len().min(docs.len()), docs.len(), lease_secs).await.map_err(failed)?;
         }

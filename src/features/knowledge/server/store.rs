@@ -67,8 +67,9 @@ pub struct NewDocument<'a> {
 /// existing upload replaces it in place.
 #[instrument(skip(db, doc), fields(name = doc.name, size = doc.bytes.len()))]
 pub async fn add(db: &PgPool, owner: Uuid, bot_public_id: &str, doc: NewDocument<'_>) -> Result<(DocumentSummary, bool), AppError> {
-    let name = doc.name.trim();
-    if name.is_empty() || name.chars().count() > 255 {
+    let name = display_name(doc.name);
+    let name = name.as_str();
+    if name.is_empty() {
         return Err(AppError::invalid("name", "Document names are 1 to 255 characters."));
     }
     let hash = Sha256::digest(&doc.bytes).to_vec();
@@ -85,8 +86,16 @@ pub async fn add(db: &PgPool, owner: Uuid, bot_public_id: &str, doc: NewDocument
         .fetch_optional(&mut *tx)
         .await?;
     if let Some(id) = same_content {
+        // The same bytes again after they failed: the owner is trying again, so try again.
+        let retried = sqlx::query("UPDATE documents SET status = 'queued', progress = 0, error = NULL, updated_at = now() WHERE id = $1 AND status = 'failed'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if retried.rows_affected() == 1 {
+            queue::enqueue(&mut tx, id).await?;
+        }
         tx.commit().await?;
-        return Ok((get(db, owner, id).await?, false));
+        return Ok((get(db, owner, id).await?, retried.rows_affected() == 1));
     }
     // A changed file under a name the bot already has replaces that document: the new
     // content is queued, and the old chunks answer until the new set is swapped in.
@@ -149,6 +158,28 @@ pub async fn add(db: &PgPool, owner: Uuid, bot_public_id: &str, doc: NewDocument
     queue::enqueue(&mut tx, id).await?;
     tx.commit().await?;
     Ok((get(db, owner, id).await?, true))
+}
+
+/// Most characters a document name keeps.
+const NAME_MAX_CHARS: usize = 255;
+
+/// A name that shows what it is: control characters and the invisible marks that reorder text
+/// (which make "invoice_\u{202e}fdp.txt" display as "invoice_txt.pdf") are dropped, and a name
+/// too long is shortened in the middle so its extension stays visible.
+pub fn display_name(raw: &str) -> String {
+    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let clean: String = raw.chars().filter(|&c| !c.is_control() && !bidi(c)).collect();
+    let clean = clean.trim();
+    let count = clean.chars().count();
+    if count <= NAME_MAX_CHARS {
+        return clean.to_owned();
+    }
+    let tail: String = match clean.rfind('.') {
+        Some(dot) if clean.len() - dot <= 16 => clean[dot..].to_owned(),
+        _ => String::new(),
+    };
+    let keep = NAME_MAX_CHARS - 1 - tail.chars().count();
+    format!("{}…{tail}", clean.chars().take(keep).collect::<String>())
 }
 
 pub async fn get(db: &PgPool, owner: Uuid, id: Uuid) -> Result<DocumentSummary, AppError> {
@@ -267,4 +298,19 @@ pub async fn chunks(db: &PgPool, owner: Uuid, id: Uuid) -> Result<Vec<ChunkView>
             text,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_name;
+
+    #[test]
+    fn names_show_what_they_are() {
+        assert_eq!(display_name("invoice_\u{202e}fdp.txt"), "invoice_fdp.txt");
+        assert_eq!(display_name(" tab\there\n.md "), "tabhere.md");
+        assert_eq!(display_name("résumé_履歴書_🚀.md"), "résumé_履歴書_🚀.md");
+        let long = display_name(&format!("{}.txt", "n".repeat(300)));
+        assert_eq!(long.chars().count(), 255);
+        assert!(long.ends_with("n….txt"));
+    }
 }

@@ -78,14 +78,19 @@ pub async fn run(db: PgPool, settings: KnowledgeSettings, providers: Providers, 
 
 /// Requeues expired leases, then claims and runs one job. False when there was nothing to do.
 pub async fn run_once(db: &PgPool, settings: &KnowledgeSettings, providers: &Providers, worker: &str) -> Result<bool, AppError> {
-    queue::requeue_expired(db).await?;
+    queue::requeue_expired(db, settings.max_attempts).await?;
     let Some(job) = queue::claim(db, worker, settings.lease_secs).await? else {
         return Ok(false);
     };
     let span = tracing::info_span!("ingest", job = job.id, document = %job.document_id, attempt = job.attempts);
     let _enter = span.enter();
-    let heartbeat = spawn_heartbeat(db.clone(), job.clone(), worker.to_owned(), settings.lease_secs);
-    let result = process(db, settings, providers, &job, worker).await;
+    let (lost, lease_lost) = tokio::sync::oneshot::channel();
+    let heartbeat = spawn_heartbeat(db.clone(), job.clone(), worker.to_owned(), settings, lost);
+    // A lost lease stops the work at once (dropping it kills an extraction child too).
+    let result = tokio::select! {
+        result = process(db, settings, providers, &job, worker) => result,
+        _ = lease_lost => Err(RunError::LostLease),
+    };
     heartbeat.abort();
     match result {
         Ok(()) => tracing::info!("document ready"),
@@ -105,15 +110,22 @@ pub async fn run_once(db: &PgPool, settings: &KnowledgeSettings, providers: &Pro
     Ok(true)
 }
 
-fn spawn_heartbeat(db: PgPool, job: Job, worker: String, lease_secs: i64) -> tokio::task::JoinHandle<()> {
+/// Renews the job's lease while it makes progress; says so on `lost` when the job is no
+/// longer this worker's.
+fn spawn_heartbeat(db: PgPool, job: Job, worker: String, settings: &KnowledgeSettings, lost: tokio::sync::oneshot::Sender<()>) -> tokio::task::JoinHandle<()> {
+    let (lease_secs, deadline_secs) = (settings.lease_secs, settings.job_timeout_secs);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs((lease_secs / 3).max(1) as u64));
         tick.tick().await;
         loop {
             tick.tick().await;
-            match queue::heartbeat(&db, &job, &worker, lease_secs).await {
-                Ok(true) => {}
-                Ok(false) => break,
+            match queue::heartbeat(&db, &job, &worker, lease_secs, deadline_secs).await {
+                Ok(queue::Lease::Renewed) => {}
+                Ok(queue::Lease::Stalled) => tracing::warn!("no progress (or past the job's deadline): the lease is not renewed"),
+                Ok(queue::Lease::Lost) => {
+                    let _ = lost.send(());
+                    return;
+                }
                 Err(error) => tracing::warn!(?error, "lease renewal failed"),
             }
         }
@@ -162,9 +174,15 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, providers: &Provider
         tracing::info!(url = %page.final_url, bytes = page.bytes.len(), "page fetched");
         (name, bytes) = (page.name_hint.to_owned(), page.bytes);
     }
-    let extracted = tokio::task::spawn_blocking(move || extract::extract(&name, &bytes))
-        .await
-        .map_err(|e| RunError::Transient(format!("extraction task failed: {e}")))??;
+    let extracted = match extract::sandbox::extract(settings, &name, &bytes).await {
+        Ok(extracted) => extracted,
+        Err(extract::sandbox::Failure::Unreadable(reason)) => return Err(reason.into()),
+        Err(extract::sandbox::Failure::CouldNotStart(why)) => {
+            tracing::error!(%why, "the extraction child could not be started");
+            return Err(RunError::Transient(format!("extraction could not start: {why}")));
+        }
+    };
+    drop(bytes);
     stage_ms.insert("extracting", started.elapsed().as_millis() as u64);
 
     set_stage(db, job.document_id, DocStatus::Chunking, 0.25).await?;
@@ -177,6 +195,10 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, providers: &Provider
     stage_ms.insert("chunking", started.elapsed().as_millis() as u64);
     if chunks.is_empty() {
         return Err(Unreadable("The document has no text to index.".into()).into());
+    }
+    match super::quota::ensure_chunk_room(db, job.document_id, chunks.len(), settings).await {
+        Err(AppError::Forbidden(message)) => return Err(Unreadable(message).into()),
+        other => other?,
     }
 
     set_stage(db, job.document_id, DocStatus::Embedding, EMBED_FROM).await?;

@@ -1,7 +1,47 @@
 //! Plain text and Markdown. Markdown headings become the heading path of what follows them,
 //! so a citation can say "Setup › Database".
 
-use super::Section;
+use super::{unreadable, Section, Unreadable};
+use std::borrow::Cow;
+
+/// Bytes that claim to be text, as text: UTF-8 (a byte-order mark dropped), or UTF-16 when a
+/// byte-order mark says so. A few invalid UTF-8 sequences in otherwise good text become U+FFFD
+/// so the rest is kept; more than that, or control bytes beyond a trace, mean the file is not
+/// text at all, and saying so is more useful than indexing garbage.
+pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, Unreadable> {
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        return Ok(Cow::Owned(utf16(rest, u16::from_le_bytes)));
+    }
+    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        return Ok(Cow::Owned(utf16(rest, u16::from_be_bytes)));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let controls = bytes.iter().filter(|&&b| (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c)) || b == 0x7f).count();
+    // More than 2 % control bytes (and more than a handful, for short files) is not text.
+    if controls > 4 && controls * 50 > bytes.len() {
+        return Err(unreadable("This file holds binary data, not text."));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(Cow::Borrowed(text)),
+        Err(first) => {
+            let lossy = String::from_utf8_lossy(bytes);
+            let replaced = lossy.chars().filter(|&c| c == char::REPLACEMENT_CHARACTER).count();
+            if replaced * 100 <= lossy.chars().count() {
+                Ok(lossy)
+            } else {
+                Err(unreadable(format!(
+                    "The file is not valid UTF-8 text (invalid bytes at position {}); save it as UTF-8 and upload it again.",
+                    first.valid_up_to()
+                )))
+            }
+        }
+    }
+}
+
+fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
+    let units = bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
+    char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
+}
 
 pub fn plain_sections(text: &str) -> Vec<Section> {
     vec![Section { heading_path: String::new(), page: None, text: normalise(text) }]
@@ -70,6 +110,21 @@ mod tests {
         let paths: Vec<_> = s.iter().map(|s| s.heading_path.as_str()).collect();
         assert_eq!(paths, vec!["", "Setup", "Setup › Database", "Usage"]);
         assert!(s[2].text.contains("# not a heading"), "fenced code is text, not structure");
+    }
+
+    #[test]
+    fn text_encodings_are_decoded_and_binary_refused() {
+        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("Grüße 中文".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(decode(&utf16).unwrap(), "Grüße 中文");
+        let utf16be: Vec<u8> = [0xFE, 0xFF].into_iter().chain("café".encode_utf16().flat_map(u16::to_be_bytes)).collect();
+        assert_eq!(decode(&utf16be).unwrap(), "café");
+        assert_eq!(decode(b"\xEF\xBB\xBFhello").unwrap(), "hello");
+        let mostly_good = [b"a".repeat(300), vec![0xFF], b"b".repeat(300)].concat();
+        assert_eq!(decode(&mostly_good).unwrap().matches('\u{FFFD}').count(), 1, "a stray byte is replaced, the rest kept");
+        assert!(decode(b"caf\xe9").unwrap_err().0.contains("position 3"));
+        let noisy: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+        assert_eq!(decode(&noisy).unwrap_err().0, "This file holds binary data, not text.");
+        assert!(decode(b"one NUL\0 in text is not binary").is_ok());
     }
 
     #[test]
