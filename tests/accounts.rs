@@ -286,3 +286,51 @@ async fn the_operator_resets_passwords_and_disables_accounts(db: PgPool) {
     accounts::authenticate(&db, &rules(), "ada@example.com", "a fresh operator password", "ip").await.unwrap();
     assert!(matches!(admin::set_disabled(&db, "nobody@example.com", true).await, Err(AppError::NotFound(_))));
 }
+
+/// `chatsphere admin ...` against this test's database; returns (exit code, stdout).
+async fn admin(db: &PgPool, args: &[&str], stdin: Option<&str>) -> (i32, String) {
+    use std::io::Write;
+    let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(db).await.unwrap();
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (source ./db.sh)");
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chatsphere"))
+        .arg("admin")
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default().as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_admin_command_recovers_accounts_without_a_mail_server(db: PgPool) {
+    let (code, out) = admin(&db, &["create-user", "grace@example.com", "Grace Hopper"], Some("a long first password\n")).await;
+    assert_eq!(code, 0, "{out}");
+    accounts::authenticate(&db, &rules(), "grace@example.com", "a long first password", "ip").await.unwrap();
+    let user: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users").fetch_one(&db).await.unwrap();
+    let token = sessions::create(&db, user, 24).await.unwrap();
+
+    let (code, out) = admin(&db, &["reset-password", "grace@example.com"], Some("a second long password\n")).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 session(s) ended"), "{out}");
+    assert!(sessions::resolve(&db, &token, 24).await.unwrap().is_none());
+    accounts::authenticate(&db, &rules(), "grace@example.com", "a second long password", "ip").await.unwrap();
+
+    let (code, out) = admin(&db, &["disable", "grace@example.com"], None).await;
+    assert_eq!(code, 0, "{out}");
+    let (_, listed) = admin(&db, &["list"], None).await;
+    assert!(listed.contains("grace@example.com") && listed.contains("disabled"), "{listed}");
+    let (code, out) = admin(&db, &["disable", "nobody@example.com"], None).await;
+    assert_eq!(code, 1, "an unknown account is an error: {out}");
+    let (code, _) = admin(&db, &["frobnicate"], None).await;
+    assert_eq!(code, 2, "unknown commands print the usage");
+}

@@ -236,3 +236,24 @@ async fn a_malformed_request_is_the_callers_mistake_not_a_fault(db: PgPool) {
     let malformed = call(&app, "knowledge/delete", &[("id", "not-a-uuid")], Some(ORIGIN), Some(&cookie)).await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{}", malformed.body);
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_body_dripped_in_too_slowly_is_cut_off(db: PgPool) {
+    use futures::StreamExt;
+    let mut settings = common::settings();
+    settings.server.request_timeout_secs = 1;
+    let app = common::app_with(db.clone(), settings, common::providers(&db));
+    let cookie = signed_up(&app).await;
+    // The first bytes of a form, then nothing, ever.
+    let body = futures::stream::once(async { Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"name=Slow")) }).chain(futures::stream::pending());
+    let request = http::Request::post("/api/bots/create")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::COOKIE, &cookie)
+        .body(axum::body::Body::from_stream(body))
+        .unwrap();
+    let reply = tower::ServiceExt::oneshot(app.clone(), request).await.unwrap();
+    assert_eq!(reply.status(), StatusCode::REQUEST_TIMEOUT);
+    let bots: i64 = sqlx::query_scalar("SELECT count(*) FROM bots").fetch_one(&db).await.unwrap();
+    assert_eq!(bots, 0);
+}

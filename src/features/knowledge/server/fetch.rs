@@ -109,8 +109,6 @@ async fn fetch_inner(raw_url: &str, settings: &KnowledgeSettings) -> Result<Fetc
         // address check and the pinning above.
         let client = reqwest::Client::builder()
             .no_proxy()
-            .connect_timeout(deadline_left(settings))
-            .read_timeout(deadline_left(settings))
             .redirect(reqwest::redirect::Policy::none())
             .resolve(&host, addr)
             .user_agent(concat!("ChatSphere/", env!("CARGO_PKG_VERSION"), " (knowledge fetcher)"))
@@ -160,11 +158,6 @@ async fn fetch_inner(raw_url: &str, settings: &KnowledgeSettings) -> Result<Fetc
         return Ok(Fetched { bytes, name_hint, final_url: url.to_string() });
     }
     Err(refuse(format!("The page redirected more than {MAX_REDIRECTS} times.")))
-}
-
-/// The connect and read-idle deadlines: at most the whole fetch's (which also bounds them).
-fn deadline_left(settings: &KnowledgeSettings) -> Duration {
-    Duration::from_secs(settings.url_timeout_secs.clamp(1, 10))
 }
 
 fn too_large(cap: usize) -> Unreadable {

@@ -81,6 +81,8 @@ pub fn markdown_sections(text: &str) -> Vec<Section> {
     sections
 }
 
+const HEADING_MAX_BYTES: usize = 300;
+
 fn heading(line: &str) -> Option<(usize, String)> {
     let level = line.bytes().take_while(|b| *b == b'#').count();
     if !(1..=6).contains(&level) {
@@ -91,7 +93,8 @@ fn heading(line: &str) -> Option<(usize, String)> {
         return None;
     }
     let title = rest.trim().trim_end_matches('#').trim();
-    (!title.is_empty()).then(|| (level, title.to_owned()))
+    // A "heading" longer than a paragraph is a paragraph that starts with a hash.
+    (!title.is_empty() && title.len() <= HEADING_MAX_BYTES).then(|| (level, title.to_owned()))
 }
 
 /// Unifies line endings and trims trailing space, keeping paragraph breaks.
@@ -131,5 +134,8 @@ mod tests {
     fn hashes_without_a_space_are_not_headings() {
         assert_eq!(heading("#hashtag"), None);
         assert_eq!(heading("### Title ###"), Some((3, "Title".into())));
+        let one_long_line = format!("# {}", "word ".repeat(1000));
+        assert_eq!(heading(&one_long_line), None);
+        assert!(markdown_sections(&one_long_line)[0].text.starts_with("# word word"), "kept as text");
     }
 }
