@@ -60,7 +60,10 @@ pids+=($!)
 # start_server PORT DATABASE LOG [VAR=value ...]: the release server with extra settings.
 start_server() {
   local port=$1 db=$2 log=$3; shift 3
+  # The journeys sign up a new account each from one address: lift the per-address sign-up
+  # throttle (tested on its own in tests/accounts.rs), or the eleventh journey would get a 429.
   env DATABASE_URL="$base_url/$db" \
+    CHATSPHERE_AUTH_MAX_SIGNUPS_PER_IP=1000 \
     CHATSPHERE_SERVER_SITE_ADDR="127.0.0.1:$port" \
     CHATSPHERE_SERVER_PUBLIC_URL="http://127.0.0.1:$port" \
     CHATSPHERE_SERVER_SITE_ROOT="target/site" \
