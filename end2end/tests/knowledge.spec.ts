@@ -26,7 +26,7 @@ test("add knowledge, watch it become ready, read its chunks and find it in the p
   const photo = page.getByTestId("document-row").filter({ hasText: "photo.txt" });
   await expect(guide.getByTestId("document-status")).toHaveText("Ready");
   await expect(photo.getByTestId("document-status")).toHaveText("Failed");
-  await expect(photo.getByRole("alert")).toHaveText("This file holds binary data, not text.");
+  await expect(photo.getByRole("alert")).toHaveText("This file is an image, not a document; upload text, PDF, Word, PowerPoint, spreadsheet or web pages.");
 
   // Pasted text goes through the same pipeline.
   await page.getByLabel("Title").fill("Opening hours");

@@ -185,33 +185,37 @@ pub fn SettingsPage() -> impl IntoView {
     }
 }
 
-/// On invite-only servers, any user can invite someone: one link, one account.
+/// On invite-only servers, any user can invite someone: one link, one account. The mode is
+/// asked for after hydration (an effect), so the server-rendered page and the hydrated one are
+/// the same whatever the answer: a second resource on this page hydrated unreliably.
 #[component]
 fn InvitationPanel() -> impl IntoView {
-    let mode = Resource::new(|| (), |_| super::registration_mode());
+    let invite_only = RwSignal::new(false);
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(mode) = super::registration_mode().await {
+                invite_only.set(mode == "invite");
+            }
+        });
+    });
     let create = ServerAction::<CreateInvitation>::new();
     view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                let invite_only = matches!(mode.await, Ok(m) if m == "invite");
-                invite_only.then(|| view! {
-                    <section class="card">
-                        <h2 class="section-title">"Invite someone"</h2>
-                        <p class="text-sm text-slate-500 mb-4">"This server is invitation-only. A link admits one new account and expires after a week."</p>
-                        <ActionForm action=create attr:class="space-y-4">
-                            <FormError result=create.value() />
-                            <SubmitButton label="Create invitation link" pending_label="Creating…" pending=create.pending() class="btn-primary" />
-                        </ActionForm>
-                        {move || match create.value().get() {
-                            Some(Ok(link)) => Some(view! {
-                                <label class="block mt-4 text-sm font-medium" for="invitation-link">"Invitation link (copy and send it)"</label>
-                                <input id="invitation-link" class="input mt-1 w-full" readonly=true value=link />
-                            }),
-                            _ => None,
-                        }}
-                    </section>
-                })
-            })}
-        </Suspense>
+        <Show when=move || invite_only.get()>
+            <section class="card">
+                <h2 class="section-title">"Invite someone"</h2>
+                <p class="text-sm text-slate-500 mb-4">"This server is invitation-only. A link admits one new account and expires after a week."</p>
+                <ActionForm action=create attr:class="space-y-4">
+                    <FormError result=create.value() />
+                    <SubmitButton label="Create invitation link" pending_label="Creating…" pending=create.pending() class="btn-primary" />
+                </ActionForm>
+                {move || match create.value().get() {
+                    Some(Ok(link)) => Some(view! {
+                        <label class="block mt-4 text-sm font-medium" for="invitation-link">"Invitation link (copy and send it)"</label>
+                        <input id="invitation-link" class="input mt-1 w-full" readonly=true value=link />
+                    }),
+                    _ => None,
+                }}
+            </section>
+        </Show>
     }
 }
