@@ -52,7 +52,7 @@ mod tests {
         let policy = super::page_policy("abc123", false);
         assert!(policy.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval';"));
         assert!(policy.contains("frame-ancestors 'none'"));
-        assert!(!policy.contains("unsafe-eval'") || policy.contains("wasm-unsafe-eval"));
+        assert!(!policy.contains(" 'unsafe-eval'") && !policy.contains("script-src 'self' 'unsafe-inline'"), "no eval, no inline scripts: {policy}");
         assert!(!policy.contains("ws://"));
         assert!(super::page_policy("n", true).contains("connect-src 'self' ws://127.0.0.1:*"));
     }
