@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 const KEY: &str = "test-key";
 
 fn gemini_config(fake: &FakeGemini, key: &str) -> GeminiConfig {
-    GeminiConfig { base_url: fake.base_url(), api_key: key.into(), backoff: Backoff::new(5, 10, 40), max_retry_wait: Duration::from_secs(5) }
+    GeminiConfig { base_url: fake.base_url(), api_key: key.into(), backoff: Backoff::new(5, 10, 40).with_max_wait(Duration::from_secs(5)) }
 }
 
 async fn gemini() -> (FakeGemini, GeminiLlm) {
@@ -269,7 +269,7 @@ async fn gemini_embedding_errors_are_permanent_or_retried_by_kind() {
 
 async fn openai(key: Option<&str>) -> (FakeOpenAi, OpenAiLlm) {
     let fake = FakeOpenAi::start(key, 0).await.unwrap();
-    let config = OpenAiConfig { name: "ollama".into(), base_url: fake.base_url(), api_key: key.unwrap_or_default().into(), backoff: Backoff::new(4, 10, 40), max_retry_wait: Duration::from_secs(5) };
+    let config = OpenAiConfig { name: "ollama".into(), base_url: fake.base_url(), api_key: key.unwrap_or_default().into(), backoff: Backoff::new(4, 10, 40).with_max_wait(Duration::from_secs(5)) };
     (fake.clone(), OpenAiLlm::new(reqwest::Client::new(), config))
 }
 
@@ -318,7 +318,7 @@ async fn openai_compatible_retries_honour_retry_after_and_key_errors_are_plain()
     let (_, _, error) = collect(&llm, "no-such-model").await;
     assert!(error.unwrap().to_string().contains("does not offer this model"));
     let (_, wrong) = {
-        let config = OpenAiConfig { name: "openai".into(), base_url: fake.base_url(), api_key: "sk-wrong".into(), backoff: Backoff::new(4, 10, 40), max_retry_wait: Duration::from_secs(5) };
+        let config = OpenAiConfig { name: "openai".into(), base_url: fake.base_url(), api_key: "sk-wrong".into(), backoff: Backoff::new(4, 10, 40).with_max_wait(Duration::from_secs(5)) };
         (0, OpenAiLlm::new(reqwest::Client::new(), config))
     };
     let (_, _, error) = collect(&wrong, "llama3.2").await;
@@ -344,8 +344,7 @@ async fn a_provider_that_accepts_and_never_answers_runs_into_the_deadline() {
     let config = GeminiConfig {
         base_url: black_hole().await,
         api_key: KEY.into(),
-        backoff: Backoff::new(2, 10, 20).with_deadline(Duration::from_millis(300)),
-        max_retry_wait: Duration::from_secs(5),
+        backoff: Backoff::new(2, 10, 20).with_deadline(Duration::from_millis(300)).with_max_wait(Duration::from_secs(5)),
     };
     let llm = GeminiLlm::new(reqwest::Client::new(), config.clone());
     let (text, _, error) = collect(&llm, "gemini-2.5-flash").await;

@@ -12,9 +12,9 @@ pub struct GeminiConfig {
     /// e.g. `https://generativelanguage.googleapis.com/v1beta` (no trailing slash).
     pub base_url: String,
     pub api_key: String,
+    /// Its `max_wait`: a requested wait longer than this is not sat out; the user is told when
+    /// to come back.
     pub backoff: Backoff,
-    /// A requested wait longer than this is not sat out: the user is told when to come back.
-    pub max_retry_wait: Duration,
 }
 
 impl GeminiConfig {
@@ -74,13 +74,10 @@ impl ApiError {
         out
     }
 
-    /// How long to wait before try `attempt + 1`, or None when another try is wrong or futile.
-    pub fn retry_after(&self, backoff: &Backoff, attempt: u32, max_wait: Duration) -> Option<Duration> {
-        if !retryable_status(self.http) || self.per_day || !backoff.has_more(attempt) {
-            return None;
-        }
-        let wait = self.retry_delay.unwrap_or_else(|| backoff.delay(attempt));
-        (wait <= max_wait).then_some(wait)
+    /// Whether another try can help: a transient status, and not a quota that resets only
+    /// tomorrow. How long to wait is `retry_delay` (or the backoff's own).
+    pub fn worth_retrying(&self) -> bool {
+        retryable_status(self.http) && !self.per_day
     }
 
     /// What the person chatting (or the bot's owner) is told.
@@ -114,23 +111,19 @@ mod tests {
         let e = ApiError::parse(429, body);
         assert_eq!(e.retry_delay, Some(Duration::from_millis(1500)));
         assert!(!e.per_day);
-        let b = Backoff::new(5, 10, 100);
-        assert_eq!(e.retry_after(&b, 1, Duration::from_secs(10)), Some(Duration::from_millis(1500)));
-        assert_eq!(e.retry_after(&b, 1, Duration::from_secs(1)), None, "longer than we wait");
-        assert_eq!(e.retry_after(&b, 5, Duration::from_secs(10)), None, "out of attempts");
+        assert!(e.worth_retrying());
         let daily = ApiError::parse(429, &body.replace("PerMinute", "PerDay"));
-        assert!(daily.per_day && daily.retry_after(&b, 1, Duration::from_secs(10)).is_none());
+        assert!(daily.per_day && !daily.worth_retrying());
         assert!(daily.user_message().contains("daily"));
     }
 
     #[test]
     fn key_and_model_errors_are_never_retried_and_read_plainly() {
-        let b = Backoff::new(5, 10, 100);
         let bad_key = ApiError::parse(400, r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}"#);
-        assert!(bad_key.retry_after(&b, 1, Duration::from_secs(60)).is_none());
+        assert!(!bad_key.worth_retrying());
         assert!(bad_key.user_message().contains("API key"));
         let plain = ApiError::parse(502, "<html>Bad Gateway</html>");
         assert_eq!(plain.message, "<html>Bad Gateway</html>");
-        assert!(plain.retry_after(&b, 1, Duration::from_secs(60)).is_some());
+        assert!(plain.worth_retrying());
     }
 }

@@ -67,8 +67,8 @@ impl Providers {
         let gemini = secrets.gemini_api_key.as_ref().map(|key| gemini::GeminiConfig {
             base_url: g.base_url.clone(),
             api_key: key.clone(),
-            backoff: Backoff::new(g.max_attempts, g.retry_base_ms, g.retry_cap_ms).with_deadline(Duration::from_secs(g.timeout_secs)),
-            max_retry_wait: Duration::from_secs(g.max_retry_wait_secs),
+            backoff: Backoff::new(g.max_attempts, g.retry_base_ms, g.retry_cap_ms).with_deadline(Duration::from_secs(g.timeout_secs))
+                .with_max_wait(Duration::from_secs(g.max_retry_wait_secs)),
         });
 
         let e = &settings.embeddings;
@@ -122,8 +122,8 @@ impl Providers {
                     name: o.name.clone(),
                     base_url: o.base_url.clone(),
                     api_key: secrets.openai_api_key.clone().unwrap_or_default(),
-                    backoff: Backoff::new(o.max_attempts, o.retry_base_ms, o.retry_cap_ms).with_deadline(Duration::from_secs(o.timeout_secs)),
-                    max_retry_wait: Duration::from_secs(o.max_retry_wait_secs),
+                    backoff: Backoff::new(o.max_attempts, o.retry_base_ms, o.retry_cap_ms).with_deadline(Duration::from_secs(o.timeout_secs))
+                        .with_max_wait(Duration::from_secs(o.max_retry_wait_secs)),
                 },
             )));
         }

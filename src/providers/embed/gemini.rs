@@ -5,6 +5,7 @@
 
 use super::{EmbedError, Embedder, Purpose};
 use crate::providers::gemini::{ApiError, GeminiConfig};
+use crate::providers::retry::{retryable_status, within, Outcome};
 use crate::providers::BoxFuture;
 use serde::Deserialize;
 use serde_json::json;
@@ -36,36 +37,34 @@ impl GeminiEmbedder {
             .collect();
         let body = json!({ "requests": requests });
         let url = self.config.url(&self.model, "batchEmbedContents");
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let request = self.client.post(&url).header("x-goog-api-key", &self.config.api_key).json(&body);
-            let (status, text) = match crate::providers::retry::within(self.config.backoff.deadline, async {
-                let response = request.send().await?;
-                let status = response.status().as_u16();
-                Ok((status, response.text().await?))
+        let (backoff, url, body) = (&self.config.backoff, &url, &body);
+        backoff
+            .run("Gemini embeddings", |attempt| async move {
+                let request = self.client.post(url).header("x-goog-api-key", &self.config.api_key).json(body);
+                let answer = within(backoff.deadline, async {
+                    let response = request.send().await?;
+                    let status = response.status().as_u16();
+                    Ok((status, response.text().await?))
+                });
+                match answer.await {
+                    Err(e) => {
+                        tracing::warn!(attempt, error = %e, "Gemini embeddings unreachable");
+                        Outcome::Again { asked: None, failure: EmbedError::Transient(format!("Gemini embeddings unreachable: {e}")) }
+                    }
+                    Ok((status, text)) if (200..300).contains(&status) => match parse(&text, texts.len(), self.dimension) {
+                        Ok(vectors) => Outcome::Done(vectors),
+                        Err(e) => Outcome::Final(e),
+                    },
+                    Ok((status, text)) => {
+                        let error = ApiError::parse(status, &text);
+                        let message = error.user_message();
+                        tracing::warn!(attempt, status, %message, "Gemini embeddings refused");
+                        let failure = if retryable_status(status) { EmbedError::Transient(message) } else { EmbedError::Permanent(message) };
+                        Outcome::failed(error.worth_retrying(), error.retry_delay, failure)
+                    }
+                }
             })
             .await
-            {
-                Ok(answer) => answer,
-                Err(e) if self.config.backoff.has_more(attempt) => {
-                    tracing::warn!(attempt, error = %e, "Gemini embeddings unreachable; retrying");
-                    tokio::time::sleep(self.config.backoff.delay(attempt)).await;
-                    continue;
-                }
-                Err(e) => return Err(EmbedError::Transient(format!("Gemini embeddings unreachable: {e}"))),
-            };
-            if (200..300).contains(&status) {
-                return parse(&text, texts.len(), self.dimension);
-            }
-            let error = ApiError::parse(status, &text);
-            if let Some(wait) = error.retry_after(&self.config.backoff, attempt, self.config.max_retry_wait) {
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            let message = error.user_message();
-            return Err(if crate::providers::retry::retryable_status(status) { EmbedError::Transient(message) } else { EmbedError::Permanent(message) });
-        }
     }
 }
 

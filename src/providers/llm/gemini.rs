@@ -125,19 +125,15 @@ impl Protocol for Stream {
         client.post(&self.url).header("x-goog-api-key", &self.config.api_key).json(&self.body)
     }
 
-    fn error(&self, status: u16, _headers: &reqwest::header::HeaderMap, body: &str, attempt: u32) -> Failure {
-        let e = ApiError::parse(status, body);
-        Failure { retry_in: e.retry_after(&self.config.backoff, attempt, self.config.max_retry_wait), message: e.user_message() }
+    fn error(&self, status: u16, _headers: &reqwest::header::HeaderMap, body: &str) -> Failure {
+        Failure::from_gemini(&ApiError::parse(status, body))
     }
 
     fn event(&mut self, data: &str) -> Result<Vec<LlmEvent>, Failure> {
-        let chunk: Chunk = serde_json::from_str(data).map_err(|e| Failure {
-            message: format!("Gemini sent something unreadable ({e}); try again."),
-            retry_in: None,
-        })?;
+        let chunk: Chunk = serde_json::from_str(data).map_err(|e| Failure::permanent(format!("Gemini sent something unreadable ({e}); try again.")))?;
         if let Some(error) = chunk.error {
             let e = ApiError::parse(error.get("code").and_then(|c| c.as_u64()).unwrap_or(500) as u16, &json!({"error": error}).to_string());
-            return Err(Failure { retry_in: e.retry_after(&self.config.backoff, 1, self.config.max_retry_wait), message: e.user_message() });
+            return Err(Failure::from_gemini(&e));
         }
         let mut out = Vec::new();
         if let Some(u) = chunk.usage_metadata {

@@ -21,7 +21,6 @@ pub struct OpenAiConfig {
     /// Empty for servers that need none (a local Ollama).
     pub api_key: String,
     pub backoff: Backoff,
-    pub max_retry_wait: Duration,
 }
 
 pub struct OpenAiLlm {
@@ -136,7 +135,7 @@ impl Protocol for Stream {
         }
     }
 
-    fn error(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &str, attempt: u32) -> Failure {
+    fn error(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &str) -> Failure {
         let detail = serde_json::from_str::<ErrorEnvelope>(body).map(|e| e.error.message).unwrap_or_else(|_| body.trim().chars().take(300).collect());
         let asked: Option<Duration> = headers
             .get("retry-after")
@@ -144,9 +143,6 @@ impl Protocol for Stream {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64);
-        let retry_in = (retryable_status(status) && self.config.backoff.has_more(attempt))
-            .then(|| asked.unwrap_or_else(|| self.config.backoff.delay(attempt)))
-            .filter(|wait| *wait <= self.config.max_retry_wait);
         let message = match status {
             401 | 403 => "The model server refused this server's API key; the server's operator has to fix it.".to_string(),
             404 => format!("The model server does not offer this model: {detail}"),
@@ -154,7 +150,7 @@ impl Protocol for Stream {
             500..=599 => format!("The model server is failing or overloaded right now ({status}); try again in a minute."),
             _ => format!("The model server refused the request ({status}): {detail}"),
         };
-        Failure { message, retry_in }
+        Failure { message, transient: retryable_status(status), asked }
     }
 
     fn event(&mut self, data: &str) -> Result<Vec<LlmEvent>, Failure> {
@@ -162,9 +158,9 @@ impl Protocol for Stream {
             return Ok(self.finished());
         }
         let chunk: Chunk = serde_json::from_str(data)
-            .map_err(|e| Failure { message: format!("The model server sent something unreadable ({e}); try again."), retry_in: None })?;
+            .map_err(|e| Failure::permanent(format!("The model server sent something unreadable ({e}); try again.")))?;
         if let Some(error) = chunk.error {
-            return Err(Failure { message: format!("The model server failed: {}", error.message), retry_in: None });
+            return Err(Failure::permanent(format!("The model server failed: {}", error.message)));
         }
         if let Some(u) = chunk.usage {
             self.usage = Some((u.prompt_tokens, u.completion_tokens));

@@ -7,7 +7,7 @@
 
 use super::{LlmError, LlmEvent, LlmStream};
 use crate::features::chat::FinishReason;
-use crate::providers::retry::Backoff;
+use crate::providers::retry::{Backoff, Outcome};
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use std::time::Duration;
@@ -17,15 +17,27 @@ use tokio::sync::mpsc;
 pub struct Failure {
     /// What the user is told when no retry is left.
     pub message: String,
-    /// Try again after this long (None: do not).
-    pub retry_in: Option<Duration>,
+    /// Whether another try could help (before anything reached the user).
+    pub transient: bool,
+    /// The pause the service asked for.
+    pub asked: Option<Duration>,
+}
+
+impl Failure {
+    pub fn permanent(message: String) -> Self {
+        Self { message, transient: false, asked: None }
+    }
+
+    pub fn from_gemini(e: &crate::providers::gemini::ApiError) -> Self {
+        Self { message: e.user_message(), transient: e.worth_retrying(), asked: e.retry_delay }
+    }
 }
 
 pub trait Protocol: Send + 'static {
     /// A fresh request for each try.
     fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder;
-    /// A non-2xx answer; `attempt` counts tries so far, from 1.
-    fn error(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &str, attempt: u32) -> Failure;
+    /// A non-2xx answer.
+    fn error(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &str) -> Failure;
     /// One event's data. A `Finish` among the events ends the answer.
     fn event(&mut self, data: &str) -> Result<Vec<LlmEvent>, Failure>;
     /// The body ended; a protocol that already knows how the answer finished returns its
@@ -48,112 +60,98 @@ pub fn spawn<P: Protocol>(client: reqwest::Client, protocol: P, backoff: Backoff
     Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
 
-async fn drive<P: Protocol>(client: reqwest::Client, mut protocol: P, backoff: Backoff, provider: &'static str, tx: &mpsc::Sender<Result<LlmEvent, LlmError>>) {
-    let send = |event| async move { tx.send(event).await.is_ok() };
-    let mut attempt = 0;
-    'tries: loop {
-        attempt += 1;
-        protocol.reset();
-        // The try's deadline runs until the first words: a model that accepts the request and
-        // then says nothing ends the answer with a message (and the page offers Retry). After
-        // that, the client's read-idle deadline ends an answer that stalls mid-way.
-        let first_words_by = tokio::time::Instant::now() + backoff.deadline;
-        let silent = || LlmError::Unavailable(format!("{provider} did not start answering within {} s; try again.", backoff.deadline.as_secs().max(1)));
-        let response = match tokio::time::timeout_at(first_words_by, protocol.request(&client).send()).await {
-            Err(_) => {
-                tracing::warn!(provider, attempt, "no answer before the deadline");
-                send(Err(silent())).await;
-                return;
-            }
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                tracing::warn!(provider, attempt, error = %e, "request failed");
-                if backoff.has_more(attempt) {
-                    tokio::time::sleep(backoff.delay(attempt)).await;
-                    continue;
+async fn drive<P: Protocol>(client: reqwest::Client, protocol: P, backoff: Backoff, provider: &'static str, tx: &mpsc::Sender<Result<LlmEvent, LlmError>>) {
+    // Each try borrows the protocol in turn; the lock is never contended.
+    let protocol = tokio::sync::Mutex::new(protocol);
+    let ended = backoff.run(provider, |attempt| one_try(&client, &protocol, backoff.deadline, provider, tx, attempt)).await;
+    // The last event of an answer that ended without finishing: the reason, or "interrupted".
+    if let Err(last) = ended {
+        let _ = tx.send(last).await;
+    }
+}
+
+/// One request and its stream. Done when the answer finished or nobody listens any more; a
+/// failure carries the event that ends the answer if no further try is made.
+async fn one_try<P: Protocol>(
+    client: &reqwest::Client,
+    protocol: &tokio::sync::Mutex<P>,
+    deadline: Duration,
+    provider: &'static str,
+    tx: &mpsc::Sender<Result<LlmEvent, LlmError>>,
+    attempt: u32,
+) -> Outcome<(), Result<LlmEvent, LlmError>> {
+    let unavailable = |message: String| Err(LlmError::Unavailable(message));
+    let mut protocol = protocol.lock().await;
+    protocol.reset();
+    // The try's deadline runs until the first words: a model that accepts the request and then
+    // says nothing ends the answer with a message (and the page offers Retry). After that, the
+    // client's read-idle deadline ends an answer that stalls mid-way.
+    let first_words_by = tokio::time::Instant::now() + deadline;
+    let silent = || unavailable(format!("{provider} did not start answering within {} s; try again.", deadline.as_secs().max(1)));
+    let response = match tokio::time::timeout_at(first_words_by, protocol.request(client).send()).await {
+        Err(_) => {
+            tracing::warn!(provider, attempt, "no answer before the deadline");
+            return Outcome::Final(silent());
+        }
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::warn!(provider, attempt, error = %e, "request failed");
+            return Outcome::Again { asked: None, failure: unavailable(format!("Could not reach {provider}; try again in a minute.")) };
+        }
+    };
+    let status = response.status().as_u16();
+    if !response.status().is_success() {
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        let failure = protocol.error(status, &headers, &body);
+        tracing::warn!(provider, attempt, status, message = %failure.message, "provider refused");
+        return Outcome::failed(failure.transient, failure.asked, unavailable(failure.message));
+    }
+    let mut events = response.bytes_stream().eventsource();
+    let mut delivered = false;
+    loop {
+        let next = if delivered {
+            events.next().await
+        } else {
+            match tokio::time::timeout_at(first_words_by, events.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    tracing::warn!(provider, attempt, "no words before the deadline");
+                    return Outcome::Final(silent());
                 }
-                send(Err(LlmError::Unavailable(format!("Could not reach {provider}; try again in a minute.")))).await;
-                return;
             }
         };
-        let status = response.status().as_u16();
-        if !response.status().is_success() {
-            let headers = response.headers().clone();
-            let body = response.text().await.unwrap_or_default();
-            let failure = protocol.error(status, &headers, &body, attempt);
-            tracing::warn!(provider, attempt, status, message = %failure.message, "provider refused");
-            match failure.retry_in {
-                Some(wait) => {
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                None => {
-                    send(Err(LlmError::Unavailable(failure.message))).await;
-                    return;
+        let Some(event) = next else { break };
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::warn!(provider, attempt, error = %e, delivered, "stream broke");
+                break;
+            }
+        };
+        match protocol.event(&event.data) {
+            Ok(out) => {
+                for e in out {
+                    let finish = matches!(e, LlmEvent::Finish(_));
+                    delivered |= matches!(e, LlmEvent::Text(_));
+                    if tx.send(Ok(e)).await.is_err() || finish {
+                        return Outcome::Done(());
+                    }
                 }
             }
+            // A failure inside the stream is retried only while nothing reached the user, and
+            // counts as a try: a service that keeps failing there is not retried for ever.
+            Err(failure) => return Outcome::failed(failure.transient && !delivered, failure.asked, unavailable(failure.message)),
         }
-        let mut events = response.bytes_stream().eventsource();
-        let mut delivered = false;
-        loop {
-            let next = if delivered {
-                events.next().await
-            } else {
-                match tokio::time::timeout_at(first_words_by, events.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        tracing::warn!(provider, attempt, "no words before the deadline");
-                        send(Err(silent())).await;
-                        return;
-                    }
-                }
-            };
-            let Some(event) = next else { break };
-            let event = match event {
-                Ok(event) => event,
-                Err(e) => {
-                    tracing::warn!(provider, attempt, error = %e, delivered, "stream broke");
-                    break;
-                }
-            };
-            match protocol.event(&event.data) {
-                Ok(out) => {
-                    for e in out {
-                        let finish = matches!(e, LlmEvent::Finish(_));
-                        delivered |= matches!(e, LlmEvent::Text(_));
-                        if !send(Ok(e)).await || finish {
-                            return;
-                        }
-                    }
-                }
-                // Tries are counted here too: a service that keeps failing inside the stream
-                // must not be retried for ever.
-                Err(failure) => match failure.retry_in.filter(|_| !delivered && backoff.has_more(attempt)) {
-                    Some(wait) => {
-                        tokio::time::sleep(wait).await;
-                        continue 'tries;
-                    }
-                    None => {
-                        send(Err(LlmError::Unavailable(failure.message))).await;
-                        return;
-                    }
-                },
-            }
-        }
-        if let Some(last) = protocol.end() {
-            for e in last {
-                if !send(Ok(e)).await {
-                    return;
-                }
-            }
-            return;
-        }
-        // Cut off before it finished. Nothing shown yet: a fresh try is invisible to the user.
-        if !delivered && backoff.has_more(attempt) {
-            tokio::time::sleep(backoff.delay(attempt)).await;
-            continue;
-        }
-        send(Ok(LlmEvent::Finish(FinishReason::Interrupted))).await;
-        return;
     }
+    if let Some(last) = protocol.end() {
+        for e in last {
+            if tx.send(Ok(e)).await.is_err() {
+                break;
+            }
+        }
+        return Outcome::Done(());
+    }
+    // Cut off before it finished. Nothing shown yet: a fresh try is invisible to the user.
+    Outcome::failed(!delivered, None, Ok(LlmEvent::Finish(FinishReason::Interrupted)))
 }

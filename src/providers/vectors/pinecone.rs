@@ -10,7 +10,7 @@
 //! document is never shown "ready" before questions can find it.
 
 use super::{VectorError, VectorHit, VectorRecord, VectorStore};
-use crate::providers::retry::{retryable_status, Backoff};
+use crate::providers::retry::{retryable_status, within, Backoff, Outcome};
 use crate::providers::BoxFuture;
 use serde::Deserialize;
 use serde_json::json;
@@ -146,38 +146,31 @@ impl PineconeStore {
     /// returned as they are (e.g. 404 where "not there" is an answer); other failures become
     /// errors that say what happened.
     async fn send(&self, method: reqwest::Method, url: &str, body: Option<&serde_json::Value>, ok: &[u16]) -> Result<Reply, VectorError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = self.client.request(method.clone(), url).header("Api-Key", &self.config.api_key).header("X-Pinecone-API-Version", API_VERSION);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let (status, headers, body) = match crate::providers::retry::within(self.config.backoff.deadline, async {
-                let response = request.send().await?;
-                let (status, headers) = (response.status().as_u16(), response.headers().clone());
-                Ok((status, headers, response.text().await?))
+        let (backoff, method) = (&self.config.backoff, &method);
+        backoff
+            .run("Pinecone", |attempt| async move {
+                let mut request = self.client.request(method.clone(), url).header("Api-Key", &self.config.api_key).header("X-Pinecone-API-Version", API_VERSION);
+                if let Some(body) = body {
+                    request = request.json(body);
+                }
+                let answer = within(backoff.deadline, async {
+                    let response = request.send().await?;
+                    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+                    Ok((status, headers, response.text().await?))
+                });
+                match answer.await {
+                    Err(e) => {
+                        tracing::warn!(attempt, error = %e, "Pinecone unreachable");
+                        Outcome::Again { asked: None, failure: VectorError::Transient(format!("Pinecone unreachable: {e}")) }
+                    }
+                    Ok((status, headers, body)) if (200..300).contains(&status) || ok.contains(&status) => Outcome::Done(Reply { status, headers, body }),
+                    Ok((status, _, body)) => {
+                        tracing::warn!(attempt, status, body = %body.chars().take(200).collect::<String>(), "Pinecone refused");
+                        Outcome::failed(retryable_status(status), None, error(status, &body))
+                    }
+                }
             })
             .await
-            {
-                Ok(answer) => answer,
-                Err(e) if self.config.backoff.has_more(attempt) => {
-                    tracing::warn!(attempt, error = %e, "Pinecone unreachable; retrying");
-                    tokio::time::sleep(self.config.backoff.delay(attempt)).await;
-                    continue;
-                }
-                Err(e) => return Err(VectorError::Transient(format!("Pinecone unreachable: {e}"))),
-            };
-            if (200..300).contains(&status) || ok.contains(&status) {
-                return Ok(Reply { status, headers, body });
-            }
-            if retryable_status(status) && self.config.backoff.has_more(attempt) {
-                tracing::warn!(attempt, status, body = %body.chars().take(200).collect::<String>(), "Pinecone busy; retrying");
-                tokio::time::sleep(self.config.backoff.delay(attempt)).await;
-                continue;
-            }
-            return Err(error(status, &body));
-        }
     }
 
     /// The data-plane host of the index for `embedder`; with `create`, the index is made
