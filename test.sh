@@ -53,9 +53,12 @@ trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait 2>/dev/n
 # The fake Gemini, Pinecone and OpenAI-compatible services (built by cargo test above).
 fake_log=$(mktemp -t chatsphere-fake-cloud.XXXXXX.log)
 FAKE_GEMINI_PORT=$FAKE_PORT FAKE_PINECONE_PORT=$((FAKE_PORT + 1)) FAKE_OPENAI_PORT=$((FAKE_PORT + 2)) FAKE_GEMINI_DELAY_MS=150 \
+  FAKE_SMTP_PORT=$((FAKE_PORT + 3)) FAKE_INBOX_PORT=$((FAKE_PORT + 4)) \
   GEMINI_API_KEY=e2e-gemini-key PINECONE_API_KEY=e2e-pinecone-key \
   "$CARGO_TARGET_DIR/release/fake_cloud" >"$fake_log" 2>&1 &
 pids+=($!)
+# Mail the embedded-defaults server sends (reset links) lands in the sink; journeys read it here.
+export E2E_INBOX_URL="http://127.0.0.1:$((FAKE_PORT + 4))/inbox"
 
 # start_server PORT DATABASE LOG [VAR=value ...]: the release server with extra settings.
 start_server() {
@@ -82,7 +85,8 @@ start_server() {
 
 log=$(mktemp -t chatsphere-e2e-server.XXXXXX.log)
 say "starting the server on $E2E_BASE_URL (embedded defaults; log: $log)"
-start_server "$E2E_PORT" "$E2E_DB" "$log" CHATSPHERE_LLM_OFFLINE_WORD_DELAY_MS=30
+start_server "$E2E_PORT" "$E2E_DB" "$log" CHATSPHERE_LLM_OFFLINE_WORD_DELAY_MS=30 \
+  CHATSPHERE_MAIL_SMTP_URL="smtp://127.0.0.1:$((FAKE_PORT + 3))"
 
 cloud_log=$(mktemp -t chatsphere-e2e-cloud.XXXXXX.log)
 say "starting the server on $E2E_CLOUD_BASE_URL (Gemini + Pinecone fakes; log: $cloud_log)"

@@ -1,6 +1,6 @@
 //! The document shell and the route table.
 
-use crate::features::auth::{SettingsPage, SignInPage, SignUpPage};
+use crate::features::auth::{ForgotPasswordPage, ResetPasswordPage, SettingsPage, SignInPage, SignUpPage};
 use crate::features::bots::{BotEditorPage, BotsPage};
 use crate::features::analytics::AnalyticsPage;
 use crate::features::dashboard::DashboardPage;
@@ -53,6 +53,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFoundPage>
                 <Route path=path!("/signin") view=SignInPage />
                 <Route path=path!("/signup") view=SignUpPage />
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage />
+                <Route path=path!("/reset-password") view=ResetPasswordPage />
                 // Async: the session is checked before any byte is sent, so a signed-out
                 // visitor gets a real redirect to sign-in.
                 <ParentRoute path=path!("") view=AppLayout ssr=SsrMode::Async>

@@ -61,7 +61,7 @@ async fn cloud(db: &PgPool) -> Cloud {
     settings.pinecone.poll_ms = 20;
     settings.llm.models.insert(0, ModelChoice { provider: "gemini".into(), model: "gemini-2.5-flash".into(), label: "Gemini 2.5 Flash".into(), ..Default::default() });
     settings.llm.models.push(ModelChoice { provider: "openai".into(), model: "gpt-4o-mini".into(), label: "not set up".into(), ..Default::default() });
-    let secrets = Secrets { gemini_api_key: Some(GEMINI_KEY.into()), pinecone_api_key: Some(PINECONE_KEY.into()), openai_api_key: None };
+    let secrets = Secrets { gemini_api_key: Some(GEMINI_KEY.into()), pinecone_api_key: Some(PINECONE_KEY.into()), openai_api_key: None, smtp_login: None };
     let providers = Providers::from_settings(&settings, &secrets, db.clone()).unwrap();
     let app = common::app_with(db.clone(), settings.clone(), providers.clone());
     Cloud { gemini, pinecone, settings, providers, app }

@@ -87,3 +87,53 @@ test("unknown addresses show the 404 page", async ({ page }) => {
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "This page does not exist." })).toBeVisible();
 });
+
+test("a forgotten password is reset with the mailed link", async ({ page, request }) => {
+  const inbox = process.env.E2E_INBOX_URL;
+  test.skip(!inbox, "needs the SMTP sink test.sh starts (E2E_INBOX_URL)");
+  const email = uniqueEmail("forgot");
+  await signUp(page, email, "Forgetful Tester");
+  await signOut(page);
+
+  await hydrated(page);
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await expect(page).toHaveURL(/\/forgot-password$/);
+  await hydrated(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Send reset link" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "a link to choose a new password is on its way" })).toBeVisible();
+
+  // The mail leaves on its own task; wait for it as long as the test allows.
+  let link = "";
+  await expect
+    .poll(async () => {
+      const mails: { to: string[]; subject: string; text: string }[] = await (await request.get(inbox!)).json();
+      const mail = mails.find((m) => m.to.includes(email));
+      link = mail?.text.match(/https?:\/\/\S+\/reset-password\?token=[0-9a-f]{64}/)?.[0] ?? "";
+      return link;
+    }, { timeout: 30_000 })
+    .not.toBe("");
+
+  await page.goto(link);
+  await hydrated(page);
+  await page.getByLabel("New password").fill("short");
+  await page.getByRole("button", { name: "Set password and sign in" }).click();
+  await expect(page.locator("#field-password-error")).toHaveText("Passwords must be at least 10 characters.");
+  await page.getByLabel("New password").fill("a completely new passphrase");
+  await page.getByRole("button", { name: "Set password and sign in" }).click();
+  await expect(page.getByTestId("dashboard-heading")).toHaveText("Welcome, Forgetful Tester");
+
+  await signOut(page);
+  await hydrated(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("a completely new passphrase");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("dashboard-heading")).toHaveText("Welcome, Forgetful Tester");
+
+  // The link worked once.
+  await page.goto(link);
+  await hydrated(page);
+  await page.getByLabel("New password").fill("yet another passphrase");
+  await page.getByRole("button", { name: "Set password and sign in" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "expired or was already used" })).toBeVisible();
+});

@@ -1,4 +1,4 @@
-//! Runs the fake Gemini, Pinecone and OpenAI-compatible servers on 127.0.0.1, so the whole
+//! Runs the fake Gemini, Pinecone and OpenAI-compatible servers and an SMTP sink on 127.0.0.1, so the whole
 //! product can be run (and journeys tested) against the cloud providers without a network.
 //! Ports and keys come from the environment (defaults below); see the README.
 
@@ -11,9 +11,12 @@ async fn main() -> std::io::Result<()> {
     let pinecone = chatsphere::fakes::pinecone::FakePinecone::start(&var("PINECONE_API_KEY", "fake-pinecone-key"), port("FAKE_PINECONE_PORT", 3211)).await?;
     let key = var("OPENAI_API_KEY", "");
     let openai = chatsphere::fakes::openai::FakeOpenAi::start((!key.is_empty()).then_some(key.as_str()), port("FAKE_OPENAI_PORT", 3212)).await?;
+    let smtp = chatsphere::fakes::smtp::FakeSmtp::start(port("FAKE_SMTP_PORT", 3213)).await?;
+    let inbox = chatsphere::fakes::serve(chatsphere::fakes::smtp::inbox_router(smtp.state.clone()), port("FAKE_INBOX_PORT", 3214)).await?;
     println!("fake Gemini:   {}", gemini.base_url());
     println!("fake Pinecone: {}", pinecone.control_url());
     println!("fake OpenAI:   {}", openai.base_url());
+    println!("SMTP sink:     {} (received mail: http://{inbox}/inbox)", smtp.url());
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 pub mod gemini;
 pub mod openai;
 pub mod pinecone;
+pub mod smtp;
 
 use std::net::SocketAddr;
 

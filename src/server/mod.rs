@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod db;
 pub mod form;
 pub mod limits;
+pub mod mail;
 pub mod refusals;
 pub mod security_headers;
 pub mod settings;

@@ -22,6 +22,41 @@ pub struct Settings {
     pub openai: OpenAiSettings,
     pub pinecone: PineconeSettings,
     pub network: NetworkSettings,
+    pub mail: MailSettings,
+}
+
+/// Outgoing mail, used for password-reset links. Off while `smtp_url` is empty; the login,
+/// if the server needs one, comes from `SMTP_USERNAME` and `SMTP_PASSWORD` only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// `smtps://host` (TLS, port 465), `smtp://host?tls=required` (STARTTLS, port 587) or
+    /// `smtp://host:25` (a relay on a trusted network, no TLS).
+    pub smtp_url: String,
+    /// The sender, e.g. `ChatSphere <no-reply@example.com>`.
+    pub from: String,
+    /// Deadline of one delivery attempt (connect, greeting, every reply).
+    pub timeout_secs: u64,
+    /// A reset link works once, for this long.
+    pub reset_link_minutes: i64,
+    /// Reset requests per client address, and per email address, in `reset_window_secs`.
+    pub max_resets_per_ip: i64,
+    pub max_resets_per_account: i64,
+    pub reset_window_secs: i64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "ChatSphere <no-reply@localhost>".into(),
+            timeout_secs: 20,
+            reset_link_minutes: 60,
+            max_resets_per_ip: 10,
+            max_resets_per_account: 3,
+            reset_window_secs: 3600,
+        }
+    }
 }
 
 /// Every outbound connection: how long to wait for it to open, and how long it may stay silent
@@ -139,12 +174,19 @@ pub struct Secrets {
     pub gemini_api_key: Option<String>,
     pub openai_api_key: Option<String>,
     pub pinecone_api_key: Option<String>,
+    /// The SMTP login (both or neither).
+    pub smtp_login: Option<(String, String)>,
 }
 
 impl Secrets {
     pub fn from_env() -> Self {
         let key = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        Self { gemini_api_key: key("GEMINI_API_KEY"), openai_api_key: key("OPENAI_API_KEY"), pinecone_api_key: key("PINECONE_API_KEY") }
+        Self {
+            gemini_api_key: key("GEMINI_API_KEY"),
+            openai_api_key: key("OPENAI_API_KEY"),
+            pinecone_api_key: key("PINECONE_API_KEY"),
+            smtp_login: key("SMTP_USERNAME").zip(key("SMTP_PASSWORD")),
+        }
     }
 }
 
@@ -154,6 +196,7 @@ impl std::fmt::Debug for Secrets {
             .field("gemini_api_key", &self.gemini_api_key.is_some())
             .field("openai_api_key", &self.openai_api_key.is_some())
             .field("pinecone_api_key", &self.pinecone_api_key.is_some())
+            .field("smtp_login", &self.smtp_login.is_some())
             .finish()
     }
 }
@@ -363,6 +406,7 @@ impl Default for Settings {
             openai: OpenAiSettings::default(),
             pinecone: PineconeSettings::default(),
             network: NetworkSettings::default(),
+            mail: MailSettings::default(),
         }
     }
 }
@@ -492,6 +536,9 @@ impl Settings {
         }
         if self.auth.session_ttl_hours < 1 || self.auth.password_min_length < 8 {
             return invalid("auth.session_ttl_hours must be ≥ 1 and auth.password_min_length ≥ 8");
+        }
+        if self.mail.reset_link_minutes < 1 || self.mail.reset_link_minutes > 24 * 60 || self.mail.timeout_secs < 1 {
+            return invalid("mail.reset_link_minutes must be between 1 and 1440, mail.timeout_secs ≥ 1");
         }
         if !matches!(self.auth.registration.as_str(), "open" | "invite" | "closed") {
             return invalid("auth.registration must be \"open\", \"invite\" or \"closed\"");

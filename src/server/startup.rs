@@ -59,7 +59,9 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let embedders: Vec<&str> = providers.embedders.iter().map(|e| e.id()).collect();
     let models: Vec<String> = providers.models.iter().map(|m| format!("{}/{}", m.provider, m.model)).collect();
     tracing::info!(?embedders, ?models, vectors = %settings.vectors.provider, "providers ready");
-    let state = AppState::new(pool, settings, providers);
+    let mailer = crate::server::mail::Mailer::from_settings(&settings.mail, &secrets)?;
+    tracing::info!(mail = mailer.is_some(), "password-reset mail {}", if mailer.is_some() { "on" } else { "off (mail.smtp_url is empty)" });
+    let state = AppState::new(pool, settings, providers).with_mailer(mailer);
     spawn_housekeeping(&state);
     spawn_workers(&state);
 

@@ -44,7 +44,8 @@ pub fn app(db: PgPool) -> Router {
 
 /// The app with its own settings and providers (fake language models, small budgets).
 pub fn app_with(db: PgPool, settings: Settings, providers: Providers) -> Router {
-    chatsphere::server::startup::router(AppState::new(db, settings, providers))
+    let mailer = chatsphere::server::mail::Mailer::from_settings(&settings.mail, &Default::default()).expect("mail settings");
+    chatsphere::server::startup::router(AppState::new(db, settings, providers).with_mailer(mailer))
 }
 
 pub struct Reply {

@@ -55,6 +55,22 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     request::start_session(&state, user.id, next.as_deref()).await
 }
 
+/// Mails a single-use reset link when an account uses `email`; answers the same either way.
+#[server(endpoint = "auth/forgot_password")]
+pub async fn forgot_password(email: String) -> Result<(), AppError> {
+    let state = crate::server::state::app_state()?;
+    let ip = super::server::request::client_ip(&state.settings);
+    super::server::password_reset::request(&state, &email, &ip).await
+}
+
+/// Sets a new password with a mailed link, ends every other session, and signs in.
+#[server(endpoint = "auth/reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    let state = crate::server::state::app_state()?;
+    let user = super::server::password_reset::complete(&state, &token, &password).await?;
+    super::server::request::start_session(&state, user, None).await
+}
+
 #[server(endpoint = "auth/sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     use super::server::{request, sessions};

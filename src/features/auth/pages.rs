@@ -1,7 +1,7 @@
 //! Sign-in, sign-up and account settings. The forms are plain HTML forms posting to server
 //! functions, so they work before the WASM has loaded; once it has, errors show in place.
 
-use super::{ChangePassword, CreateInvitation, DeleteAccount, SignIn, SignUp, UpdateProfile, DISPLAY_NAME_MAX};
+use super::{ChangePassword, CreateInvitation, DeleteAccount, ForgotPassword, ResetPassword, SignIn, SignUp, UpdateProfile, DISPLAY_NAME_MAX};
 use crate::layout::UserResource;
 use crate::ui::{error_for, use_toasts, FormError, SubmitButton, TextField, ThemeToggle};
 use leptos::prelude::*;
@@ -48,6 +48,7 @@ pub fn SignInPage() -> impl IntoView {
                 <FormError result />
                 <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending() />
             </ActionForm>
+            <p class="mt-4 text-sm"><a class="link" href="/forgot-password">"Forgot your password?"</a></p>
             <p class="mt-6 text-sm text-slate-600 dark:text-slate-400">
                 "New to ChatSphere? " <a class="link" href=signup_href>"Create an account"</a>
             </p>
@@ -81,6 +82,58 @@ pub fn SignUpPage() -> impl IntoView {
             </ActionForm>
             <p class="mt-6 text-sm text-slate-600 dark:text-slate-400">
                 "Already have an account? " <a class="link" href="/signin">"Sign in"</a>
+            </p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ForgotPassword>::new();
+    let result = action.value();
+    let sent = move || matches!(result.get(), Some(Ok(())));
+    view! {
+        <Title text="Reset your password" />
+        <AuthCard title="Reset your password">
+            <Show
+                when=sent
+                fallback=move || view! {
+                    <p class="mb-4 text-sm text-slate-600 dark:text-slate-400">"Enter the email address of your account and we will mail you a link to choose a new password."</p>
+                    <ActionForm action attr:class="space-y-4">
+                        <TextField label="Email" name="email" kind="email" autocomplete="email" required=true error=error_for(result, "email") />
+                        <FormError result />
+                        <SubmitButton label="Send reset link" pending_label="Sending…" pending=action.pending() />
+                    </ActionForm>
+                }
+            >
+                <p role="status" class="text-sm">
+                    "If an account uses that address, a link to choose a new password is on its way. It works once, within the hour; look in the spam folder too if it does not arrive."
+                </p>
+            </Show>
+            <p class="mt-6 text-sm text-slate-600 dark:text-slate-400"><a class="link" href="/signin">"Back to sign in"</a></p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ResetPassword>::new();
+    let result = action.value();
+    let query = use_query_map();
+    let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
+    view! {
+        <Title text="Choose a new password" />
+        <AuthCard title="Choose a new password">
+            <ActionForm action attr:class="space-y-4">
+                <input type="hidden" name="token" value=move || token.get() />
+                <TextField label="New password" name="password" kind="password" autocomplete="new-password" required=true
+                    hint="Signs out every device where this account is signed in."
+                    error=error_for(result, "password") />
+                <FormError result />
+                <SubmitButton label="Set password and sign in" pending_label="Saving…" pending=action.pending() />
+            </ActionForm>
+            <p class="mt-6 text-sm text-slate-600 dark:text-slate-400">
+                "Link expired? " <a class="link" href="/forgot-password">"Ask for a new one"</a>
             </p>
         </AuthCard>
     }

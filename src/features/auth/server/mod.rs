@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod invitations;
 pub mod password;
+pub mod password_reset;
 pub mod rate_limit;
 pub mod request;
 pub mod sessions;

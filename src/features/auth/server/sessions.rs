@@ -108,5 +108,7 @@ pub async fn end_others(db: &PgPool, user_id: Uuid, keep: &SessionToken) -> Resu
 /// Expired sessions are never accepted; this only reclaims their rows.
 pub async fn purge_expired(db: &PgPool) -> Result<u64, AppError> {
     let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= now()").execute(db).await?;
+    // Reset links past their hour (used or not) are worth nothing either.
+    sqlx::query("DELETE FROM password_resets WHERE expires_at <= now()").execute(db).await?;
     Ok(done.rows_affected())
 }
