@@ -105,6 +105,27 @@ if ! (cd end2end && npx playwright test); then
   exit 1
 fi
 
+say "visitor weight budgets (release, brotli -q 11)"
+# What a website pays for the widget (the loader, on every page view) and what the chat panel
+# needs for its first render (HTML, script, styles), measured on a bot a journey published.
+br() { brotli -c -q 11 | wc -c; }
+public_bot=$(PGOPTIONS=--client-min-messages=warning "$(pg_bin)/psql" "$base_url/$E2E_DB" -tAc "SELECT public_id FROM bots WHERE visibility = 'public' LIMIT 1")
+[ -n "$public_bot" ] || { echo "no published bot to measure (the widget journeys publish one)"; exit 1; }
+parts=$(mktemp -d)
+curl -fsS "$E2E_BASE_URL/s/$public_bot" >"$parts/page.html"
+curl -fsS "$E2E_BASE_URL/visitor-assets/panel.js" >"$parts/panel.js"
+curl -fsS "$E2E_BASE_URL/visitor-assets/panel.css" >"$parts/panel.css"
+curl -fsS "$E2E_BASE_URL/widget.js" >"$parts/widget.js"
+loader_raw=$(wc -c <"$parts/widget.js"); loader_br=$(br <"$parts/widget.js")
+panel_raw=0; panel_br=0
+for f in page.html panel.js panel.css; do
+  panel_raw=$((panel_raw + $(wc -c <"$parts/$f"))); panel_br=$((panel_br + $(br <"$parts/$f")))
+done
+printf '%-34s %8s %8s %8s\n' part raw brotli budget
+printf '%-34s %8s %8s %8s\n' "widget loader (widget.js)" "$loader_raw" "$loader_br" 5120
+printf '%-34s %8s %8s %8s\n' "panel first render (html+js+css)" "$panel_raw" "$panel_br" 61440
+if [ "$loader_br" -gt 5120 ] || [ "$panel_br" -gt 61440 ]; then echo "a visitor budget is exceeded"; exit 1; fi
+
 say "release bundle sizes"
 printf '%-28s %12s %12s\n' file raw brotli
 for f in target/site/pkg/chatsphere_bg.wasm target/site/pkg/chatsphere.wasm target/site/pkg/chatsphere.js target/site/pkg/chatsphere.css; do

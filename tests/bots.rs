@@ -54,6 +54,7 @@ async fn updates_are_validated_tidied_and_persisted(db: PgPool) {
     assert_eq!(updated.settings.persona, "You are a pirate.");
     assert_eq!(updated.settings.accent_color, "#ff0066");
     assert_eq!(updated.settings.suggested_questions, vec!["Where is the treasure?".to_string()]);
+    assert_eq!(updated.settings.visibility, Visibility::Private, "the editor's save does not publish: Share & embed does");
     assert!(updated.updated_at >= bot.updated_at);
     assert_eq!(bots::get(&db, owner, &bot.public_id).await.unwrap().settings, updated.settings);
 
@@ -87,6 +88,7 @@ async fn duplicating_copies_settings_and_avatar_under_a_new_id(db: PgPool) {
     s.persona = "Be brief.".into();
     s.visibility = Visibility::Public;
     bots::update(&db, &limits, &models(), &common::embedders(), owner, &bot.public_id, s).await.unwrap();
+    sqlx::query("UPDATE bots SET visibility = 'public' WHERE public_id = $1").bind(&bot.public_id).execute(&db).await.unwrap();
     bots::set_avatar(&db, &limits, owner, &bot.public_id, PNG.to_vec()).await.unwrap();
 
     let copy = bots::duplicate(&db, &limits, owner, &bot.public_id).await.unwrap();

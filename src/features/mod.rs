@@ -4,3 +4,4 @@ pub mod bots;
 pub mod chat;
 pub mod dashboard;
 pub mod knowledge;
+pub mod public;

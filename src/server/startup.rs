@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/media/bots/{public_id}/avatar", get(crate::features::bots::server::serve_avatar))
+        .merge(crate::features::public::server::routes::routes())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -96,6 +97,9 @@ fn spawn_housekeeping(state: &AppState) {
             tick.tick().await;
             if let Ok(n) = crate::features::auth::server::sessions::purge_expired(&db).await {
                 tracing::debug!(purged = n, "expired sessions removed");
+            }
+            if let Ok(n) = crate::features::public::server::counts::purge_expired(&db).await {
+                tracing::debug!(purged = n, "visitor counters past their window removed");
             }
         }
     });

@@ -231,7 +231,8 @@ pub async fn update(
         "UPDATE bots SET name = $3, description = $4, avatar_emoji = $5, persona = $6, welcome_message = $7,
             suggested_questions = $8, llm_provider = $9, llm_model = $10, temperature = $11,
             max_answer_tokens = $12, top_k = $13, min_relevance = $14, keyword_weight = $15,
-            answer_only_from_knowledge = $16, fallback_message = $17, accent_color = $18, visibility = $19,
+            answer_only_from_knowledge = $16, fallback_message = $17, accent_color = $18,
+            -- $19 (visibility) is not written: publishing belongs to Share & embed (public::server::store).
             -- A new choice starts re-indexing afresh (the worker picks it up).
             reindex_done = CASE WHEN embedding_model = $20 THEN reindex_done ELSE 0 END,
             reindex_total = CASE WHEN embedding_model = $20 THEN reindex_total ELSE 0 END,

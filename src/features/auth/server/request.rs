@@ -103,8 +103,13 @@ pub fn clear_session_cookie(settings: &Settings) {
 /// configuration says a trusted proxy sets them.
 pub fn client_ip(settings: &Settings) -> String {
     let Ok(parts) = request_parts() else { return "unknown".into() };
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-    let forwarded: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    address_of(&parts.headers, &parts.extensions, settings)
+}
+
+/// The same, for handlers outside server functions.
+pub fn address_of(headers: &HeaderMap, extensions: &http::Extensions, settings: &Settings) -> String {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let forwarded: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
     client_address(peer, &forwarded, settings.server.trust_proxy_headers)
 }
 

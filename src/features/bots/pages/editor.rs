@@ -89,6 +89,7 @@ fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
             <a href="/bots" class="btn-ghost">"← Bots"</a>
             <h1 class="text-2xl font-semibold truncate">{title}</h1>
             <a href=format!("/bots/{}/knowledge", public_id.get_value()) class="btn-ghost ml-auto">"Knowledge →"</a>
+            <a href=format!("/bots/{}/share", public_id.get_value()) class="btn-ghost">"Share & embed →"</a>
             <a href=format!("/bots/{}/chat", public_id.get_value()) class="btn-primary">"Chat →"</a>
         </div>
         <div class="grid gap-6 lg:grid-cols-[1fr_22rem]">
@@ -134,9 +135,12 @@ fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
                         hint="Keyword search finds exact terms and names; meaning (vector) search finds paraphrases." error=error("keyword_weight") />
                 </Section>
 
-                <Section title="Appearance and sharing" note="">
+                <Section title="Appearance" note="Also what visitors see on the share page and in the widget.">
                     <ColourInput draft error=error("accent_color") />
-                    <VisibilityChoice draft />
+                    <p class="text-sm">
+                        {move || if draft.with(|d| d.visibility == Visibility::Public) { "Published: visitors can chat with it. " } else { "Private: only you can chat with it. " }}
+                        <a class="link" href=format!("/bots/{}/share", public_id.get_value())>"Publishing, allowed websites and visitor limits"</a>
+                    </p>
                 </Section>
 
                 <div class="sticky bottom-0 -mx-4 px-4 py-3 bg-slate-50/95 dark:bg-slate-950/95 border-t border-slate-200 dark:border-slate-800 flex items-center gap-3">
@@ -403,27 +407,6 @@ fn ColourInput(draft: RwSignal<BotSettings>, error: Signal<Option<String>>) -> i
     }
 }
 
-#[component]
-fn VisibilityChoice(draft: RwSignal<BotSettings>) -> impl IntoView {
-    let option = move |value: Visibility, label: &'static str, note: &'static str| view! {
-        <label class="flex items-start gap-3">
-            <input type="radio" name="visibility" class="mt-1 accent-indigo-600"
-                prop:checked=move || draft.with(|d| d.visibility == value)
-                on:change=move |_| draft.update(|d| d.visibility = value) />
-            <span>
-                <span class="block text-sm font-medium">{label}</span>
-                <span class="block text-xs text-slate-500">{note}</span>
-            </span>
-        </label>
-    };
-    view! {
-        <fieldset class="space-y-2">
-            <legend class="text-sm font-medium">"Visibility"</legend>
-            {option(Visibility::Private, "Private", "Only you can chat with it.")}
-            {option(Visibility::Public, "Public via link", "Anyone with the bot's link can chat with it.")}
-        </fieldset>
-    }
-}
 
 #[component]
 fn AvatarPicker(

@@ -21,9 +21,8 @@ use uuid::Uuid;
 /// Lines of `ChatEvent` JSON, as the browser reads them.
 pub type AnswerStream = std::pin::Pin<Box<dyn Stream<Item = Result<String, AppError>> + Send>>;
 
-/// A new question from `owner` to their bot, in a new conversation (`None`) or an existing one.
-pub async fn ask(state: &AppState, owner: Uuid, bot_public_id: &str, conversation: Option<Uuid>, text: &str) -> Result<AnswerStream, AppError> {
-    let started = Instant::now();
+/// The question as it will be stored, or why it cannot be asked.
+pub fn checked_question<'a>(state: &AppState, text: &'a str) -> Result<&'a str, AppError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(AppError::invalid("question", "Write a question first."));
@@ -32,6 +31,13 @@ pub async fn ask(state: &AppState, owner: Uuid, bot_public_id: &str, conversatio
     if text.chars().count() > max {
         return Err(AppError::invalid("question", format!("Questions are at most {max} characters.")));
     }
+    Ok(text)
+}
+
+/// A new question from `owner` to their bot, in a new conversation (`None`) or an existing one.
+pub async fn ask(state: &AppState, owner: Uuid, bot_public_id: &str, conversation: Option<Uuid>, text: &str) -> Result<AnswerStream, AppError> {
+    let started = Instant::now();
+    let text = checked_question(state, text)?;
     let (bot_id, bot) = store::owned_bot(&state.db, owner, bot_public_id).await?;
     ensure_answer_allowance(&state.db, owner, state.settings.chat.answers_per_day).await?;
     let conversation = match conversation {
@@ -44,6 +50,13 @@ pub async fn ask(state: &AppState, owner: Uuid, bot_public_id: &str, conversatio
         }
         None => store::create(&state.db, bot_id, owner, &prompt::title_from(text)).await?,
     };
+    answer_in(state, owner, bot_id, bot, conversation, text, started).await
+}
+
+/// Stores `text` as the next question of `conversation` (already checked to be the asker's)
+/// and starts answering it. `owner` is the bot's owner: their answer allowance was checked, and
+/// they may Stop it.
+pub async fn answer_in(state: &AppState, owner: Uuid, bot_id: Uuid, bot: Bot, conversation: ConversationSummary, text: &str, started: Instant) -> Result<AnswerStream, AppError> {
     let question = store::add_question(&state.db, conversation.id, bot_id, text).await?;
     begin(state, Ask { owner, bot_id, bot, conversation, question, started }).await
 }
