@@ -29,6 +29,11 @@ export default defineConfig({
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        // The widget journeys' customer websites (http://localhost:…) are answered by Playwright
+        // itself, so Chromium cannot tell they are local too and would block their requests to
+        // the app on 127.0.0.1 as "public site → loopback" (Local Network Access). Real sites
+        // and a real ChatSphere are both public; this check has no part in what is tested.
+        "--disable-features=LocalNetworkAccessChecks",
       ],
     },
   },

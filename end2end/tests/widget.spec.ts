@@ -39,8 +39,8 @@ async function publish(page: Page, sites: string) {
   await expect(page.getByText("Sharing settings saved.")).toBeVisible();
   await expect(page.getByTestId("publish-state")).toHaveText("The bot is published.");
   return {
-    snippet: await page.getByLabel("Embed snippet").inputValue(),
-    link: await page.getByLabel("Share link").inputValue(),
+    snippet: await page.getByRole("textbox", { name: "Embed snippet" }).inputValue(),
+    link: await page.getByRole("textbox", { name: "Share link" }).inputValue(),
   };
 }
 
@@ -113,10 +113,14 @@ test("the widget shows nothing on a website that is not allowed, and visitor end
   const bot = snippet.match(/data-bot="([a-z0-9]+)"/)![1];
 
   await serveSite(page, OTHER, snippet);
-  const config = page.waitForResponse((r) => r.url().includes(`/visitor/${bot}/config`));
+  // The loader asks whether it may show the bot here; the browser refuses it the answer.
+  const config = page.waitForEvent("requestfailed", (r) => r.url().includes(`/visitor/${bot}/config`));
   await page.goto(`${OTHER}/copied`);
-  expect((await config).status()).toBe(403);
+  await config;
   await expect(page.locator("chatsphere-widget")).toHaveCount(0);
+  const direct = await request.get(`${baseURL}/visitor/${bot}/config`, { headers: { origin: OTHER } });
+  expect(direct.status()).toBe(403);
+  expect(direct.headers()["access-control-allow-origin"]).toBeUndefined();
 
   for (const origin of [OTHER, "null", undefined]) {
     const headers: Record<string, string> = { "content-type": "application/json" };
