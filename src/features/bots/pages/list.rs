@@ -120,7 +120,7 @@ fn BotCard(
             </div>
             <p class="text-xs text-slate-500 flex gap-2 flex-wrap">
                 <span class="rounded-full bg-slate-100 dark:bg-slate-800 px-2 py-0.5">
-                    {match bot.visibility { Visibility::Private => "Private", Visibility::Public => "Public link" }}
+                    {match bot.visibility { Visibility::Private => "Private", Visibility::Public => "Published" }}
                 </span>
                 <span data-testid="bot-documents">{match bot.documents { 0 => "No documents".to_string(), 1 => "1 document".to_string(), n => format!("{n} documents") }}</span>
                 <span data-testid="bot-conversations">{match bot.conversations { 0 => "No conversations".to_string(), 1 => "1 conversation".to_string(), n => format!("{n} conversations") }}</span>
