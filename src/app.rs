@@ -6,6 +6,7 @@ use crate::features::analytics::AnalyticsPage;
 use crate::features::dashboard::DashboardPage;
 use crate::features::chat::ChatPage;
 use crate::features::knowledge::KnowledgePage;
+use crate::features::inbox::InboxPage;
 use crate::features::public::SharePage;
 use crate::layout::{AppLayout, NotFoundPage};
 use crate::ui::{provide_toasts, ToastHost, THEME_BOOT_SCRIPT};
@@ -65,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("bots/:id/knowledge") view=KnowledgePage />
                     <Route path=path!("bots/:id/chat") view=ChatPage />
                     <Route path=path!("bots/:id/share") view=SharePage />
+                    <Route path=path!("bots/:id/conversations") view=InboxPage />
                     <Route path=path!("analytics") view=AnalyticsPage />
                     <Route path=path!("settings") view=SettingsPage />
                 </ParentRoute>

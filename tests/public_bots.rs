@@ -311,3 +311,92 @@ async fn limits_hold_after_the_browser_forgets_and_unpublishing_ends_everything(
     assert_eq!(gone.json()["error"], "This assistant is not available.");
     assert_eq!(send(&o.app, "GET", &format!("/s/{}", o.bot), None, None, None).await.status, 404);
 }
+
+/// A filter as the page sends it (every field), with `set` changed.
+fn filter_form(set: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut fields = vec![("channel", ""), ("from", ""), ("to", ""), ("thumbs_down", "false"), ("unanswered", "false")];
+    for (k, v) in set {
+        fields.iter_mut().filter(|(key, _)| key == k).for_each(|f| f.1 = v);
+    }
+    fields.into_iter().map(|(k, v)| (format!("filter[{k}]"), v.to_owned())).collect()
+}
+
+async fn inbox_call(o: &Owner, endpoint: &str, cookie: &str, filter: &[(&str, &str)], extra: &[(&str, &str)]) -> common::Reply {
+    let mut form = vec![("bot_id".to_string(), o.bot.clone())];
+    form.extend(filter_form(filter));
+    form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    call(&o.app, endpoint, &form, Some(ORIGIN), Some(cookie)).await
+}
+
+/// The inbox over HTTP as the page calls it.
+async fn inbox(o: &Owner, cookie: &str, filter: &[(&str, &str)]) -> common::Reply {
+    inbox_call(o, "inbox/list", cookie, filter, &[]).await
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_inbox_shows_every_channel_filters_and_exports_for_the_owner_only(db: PgPool) {
+    let app = common::app(db.clone());
+    let o = owner_with_bot(&db, app.clone(), "ada@example.com").await;
+    assert!(save_share(&o, &o.cookie, true, "http://localhost:3102", &[]).await.status.is_success());
+
+    // The owner's own test, a share-page visitor, a widget visitor.
+    let own = call(&app, "chat/send", &[("bot_id", o.bot.as_str()), ("conversation_id", ""), ("text", "When do ferries leave?")], Some(ORIGIN), Some(&o.cookie)).await;
+    assert!(own.status.is_success(), "{}", own.body);
+    let share = share_visitor(&o).await;
+    let asked = ask(&o, &share, None, "=HYPERLINK(\"http://evil.example\")").await;
+    assert_eq!(asked.status, 200);
+    let panel = send(&app, "GET", &format!("/embed/{}?site=http%3A%2F%2Flocalhost%3A3102", o.bot), None, None, None).await;
+    let body = json!({ "ticket": attribute(&panel.body, "data-ticket"), "channel": "widget", "site": "http://localhost:3102" });
+    let widget = send(&app, "POST", &format!("/visitor/{}/session", o.bot), Some(body), Some(ORIGIN), None).await.json()["token"].as_str().unwrap().to_owned();
+    let answer = send(&app, "POST", &format!("/visitor/{}/messages", o.bot), Some(json!({ "text": "When does the harbour office close?", "page_url": "http://localhost:3102/pricing" })), Some(ORIGIN), Some(&widget)).await;
+    let message = answer.events().last().unwrap()["message"]["id"].as_str().unwrap().to_owned();
+    let rated = send(&app, "POST", &format!("/visitor/{}/rate", o.bot), Some(json!({ "message": message, "rating": -1 })), Some(ORIGIN), Some(&widget)).await;
+    assert_eq!(rated.status, 200);
+
+    let all = inbox(&o, &o.cookie, &[]).await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    let rows: Vec<Value> = serde_json::from_str(&all.body).unwrap();
+    let mut channels: Vec<&str> = rows.iter().map(|r| r["channel"].as_str().unwrap()).collect();
+    channels.sort();
+    assert_eq!(channels, ["owner", "share", "widget"]);
+    let w = rows.iter().find(|r| r["channel"] == "widget").unwrap();
+    assert_eq!((w["site"].as_str(), w["page_url"].as_str()), (Some("http://localhost:3102"), Some("http://localhost:3102/pricing")));
+    assert!(w["visitor"].as_str().unwrap().starts_with("Visitor "));
+    assert_eq!((w["messages"].as_i64(), w["thumbs_down"].as_i64()), (Some(2), Some(1)));
+    assert_eq!(rows.iter().find(|r| r["channel"] == "owner").unwrap()["visitor"], "You");
+
+    let widget_only: Vec<Value> = serde_json::from_str(&inbox(&o, &o.cookie, &[("channel", "widget")]).await.body).unwrap();
+    assert_eq!(widget_only.len(), 1);
+    let disliked: Vec<Value> = serde_json::from_str(&inbox(&o, &o.cookie, &[("thumbs_down", "true")]).await.body).unwrap();
+    assert_eq!(disliked.len(), 1);
+    assert_eq!(disliked[0]["channel"], "widget");
+    let unanswered: Vec<Value> = serde_json::from_str(&inbox(&o, &o.cookie, &[("unanswered", "true")]).await.body).unwrap();
+    assert_eq!(unanswered.iter().map(|r| r["channel"].as_str().unwrap()).collect::<Vec<_>>(), ["share"], "the formula question found nothing");
+    let future: Vec<Value> = serde_json::from_str(&inbox(&o, &o.cookie, &[("from", "2999-01-01")]).await.body).unwrap();
+    assert!(future.is_empty());
+    let bad = inbox(&o, &o.cookie, &[("from", "yesterday")]).await;
+    assert!(bad.status == 400 && bad.body.contains("\"from\""), "{}", bad.body);
+
+    // The transcript of a visitor's conversation, with its sources.
+    let t = call(&app, "inbox/transcript", &[("conversation_id", w["id"].as_str().unwrap())], Some(ORIGIN), Some(&o.cookie)).await;
+    assert_eq!(t.status, 200);
+    assert!(t.body.contains("guide.md") && t.body.contains("When does the harbour office close?"));
+
+    // Exports: every message, and a visitor's formula is inert in the spreadsheet.
+    let csv = inbox_call(&o, "inbox/export", &o.cookie, &[], &[("format", "csv")]).await;
+    let file: Value = serde_json::from_str(&csv.body).unwrap();
+    let body = file["body"].as_str().unwrap();
+    assert!(body.contains("'=HYPERLINK") && !body.contains(",=HYPERLINK"), "{body}");
+    let records = csv::Reader::from_reader(body.as_bytes()).records().count();
+    assert_eq!(records, 6, "six messages: {body}");
+    let json_export = inbox_call(&o, "inbox/export", &o.cookie, &[], &[("format", "json")]).await;
+    let parsed: Vec<Value> = serde_json::from_str(serde_json::from_str::<Value>(&json_export.body).unwrap()["body"].as_str().unwrap()).unwrap();
+    assert_eq!(parsed.len(), 3);
+
+    // Another owner sees none of it.
+    let eve = common::signed_up_as(&app, "eve@example.com").await;
+    assert_eq!(inbox(&o, &eve, &[]).await.status, 404);
+    assert_eq!(call(&app, "inbox/transcript", &[("conversation_id", w["id"].as_str().unwrap())], Some(ORIGIN), Some(&eve)).await.status, 404);
+    assert_eq!(inbox_call(&o, "inbox/export", &eve, &[], &[("format", "csv")]).await.status, 404);
+}

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-fn csv_file(filename: String, rows: Vec<Vec<String>>) -> Result<ExportFile, AppError> {
+pub fn csv_file(filename: String, rows: Vec<Vec<String>>) -> Result<ExportFile, AppError> {
     let failed = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "CSV export failed");
         AppError::Internal

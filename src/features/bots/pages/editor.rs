@@ -89,6 +89,7 @@ fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
             <a href="/bots" class="btn-ghost">"← Bots"</a>
             <h1 class="text-2xl font-semibold truncate">{title}</h1>
             <a href=format!("/bots/{}/knowledge", public_id.get_value()) class="btn-ghost ml-auto">"Knowledge →"</a>
+            <a href=format!("/bots/{}/conversations", public_id.get_value()) class="btn-ghost">"Conversations →"</a>
             <a href=format!("/bots/{}/share", public_id.get_value()) class="btn-ghost">"Share & embed →"</a>
             <a href=format!("/bots/{}/chat", public_id.get_value()) class="btn-primary">"Chat →"</a>
         </div>
