@@ -1,6 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { baseURL } from "../playwright.config";
-import { createBotAndOpenKnowledge, signUp, uniqueEmail } from "./helpers";
+import { createBotAndOpenKnowledge, hydrated, signUp, uniqueEmail } from "./helpers";
 
 // Two origins: the app on http://127.0.0.1:<port>, customers' websites on http://localhost:<port>
 // (answered by Playwright itself, so no second server is needed; the browser treats them as
@@ -73,6 +73,8 @@ test("a website's visitor opens the widget, asks, keeps the conversation across 
   const answer = panel.locator(".cs-bot.cs-done").last();
   await expect(answer).toContainText("6 pm");
   await expect(answer.locator(".cs-sources summary").first()).toContainText("guide.md");
+  await answer.getByRole("button", { name: "Not helpful" }).click();
+  await expect(answer.getByRole("button", { name: "Not helpful" })).toHaveAttribute("aria-pressed", "true");
 
   // The host page is untouched, and the widget is above its sticky footer.
   const after = await title.evaluate((e) => { const s = getComputedStyle(e); return [s.fontSize, s.color, s.letterSpacing, s.fontFamily].join("|"); });
@@ -104,6 +106,22 @@ test("a website's visitor opens the widget, asks, keeps the conversation across 
   await expect(page.locator("iframe[title='Chat with Harbour']")).toBeHidden();
   await page.keyboard.press("Enter");
   await expect(page.locator("iframe[title='Chat with Harbour']")).toBeVisible();
+
+  // The owner's inbox: both widget conversations, the page they ran on, the thumbs-down, export.
+  const bot = snippet.match(/data-bot="([a-z0-9]+)"/)![1];
+  await page.goto(`/bots/${bot}/conversations`);
+  await hydrated(page);
+  await expect(page.getByTestId("inbox-row")).toHaveCount(2);
+  await expect(page.getByTestId("inbox-channel")).toHaveText(["Widget", "Widget"]);
+  await expect(page.getByTestId("inbox-page").first()).toHaveText(`${SHOP}/products`);
+  await page.getByLabel("With a thumbs-down").check();
+  await expect(page.getByTestId("inbox-row")).toHaveCount(1);
+  await page.getByRole("button", { name: "When does the harbour office close?" }).click();
+  await expect(page.getByTestId("transcript")).toContainText("6 pm");
+  await expect(page.getByTestId("transcript")).toContainText("guide.md");
+  const download = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Export CSV" }).click();
+  expect((await download).suggestedFilename()).toBe(`${bot}-conversations.csv`);
 });
 
 test("the widget shows nothing on a website that is not allowed, and visitor endpoints refuse it", async ({ page, request }) => {
