@@ -8,7 +8,7 @@ use super::visitors::{self, Visitor};
 use super::{conversations, counts, page, tickets};
 use crate::error::AppError;
 use crate::features::chat::server::{answer, prompt};
-use crate::features::chat::{markdown, ChatEvent, MessageView, Role, SourceView};
+use crate::features::chat::{markdown, ChatEvent, MessageStatus, MessageView, Role, SourceView};
 use crate::features::public::{normalise_site, site_allowed};
 use crate::server::state::AppState;
 use axum::body::Body;
@@ -236,7 +236,12 @@ async fn read_conversation(State(state): State<AppState>, Path((public_id, id)):
         let (bot, visitor) = caller(&state, &headers, &public_id).await?;
         let id = Uuid::parse_str(&id).map_err(|_| conversations::not_found())?;
         let conversation = conversations::owned(&state.db, &visitor, id).await?;
-        let messages = crate::features::chat::server::store::messages(&state.db, conversation.id).await?;
+        let mut messages = crate::features::chat::server::store::messages(&state.db, conversation.id).await?;
+        // An answer left "streaming" by a server that stopped will never finish.
+        for m in messages.iter_mut().filter(|m| m.status == MessageStatus::Streaming && !state.live.is_live(m.id)) {
+            m.status = MessageStatus::Failed;
+            m.error = Some("The answer was interrupted; ask again.".into());
+        }
         let show = bot.publishing.show_sources;
         Ok::<_, AppError>(json!({ "id": conversation.id, "messages": messages.iter().map(|m| public_message(m, show)).collect::<Vec<_>>() }))
     };
