@@ -201,6 +201,14 @@ async fn a_stranger_chats_on_the_share_page_and_visitors_stay_apart(db: PgPool) 
     let rate = send(&o.app, "POST", &format!("/visitor/{}/rate", o.bot), Some(json!({ "message": message, "rating": -1 })), Some(ORIGIN), Some(&a)).await;
     assert_eq!((rate.status, rate.json()["feedback"].as_i64()), (StatusCode::OK, Some(-1)));
 
+    // Markup a visitor types comes back as text, never as markup.
+    let typed = ask(&o, &b, None, "<img src=x onerror=alert(1)> hello").await;
+    assert_eq!(typed.status, 200);
+    let typed_conversation = typed.events()[0]["conversation"].as_str().unwrap().to_owned();
+    let read_back = send(&o.app, "GET", &format!("/visitor/{}/conversations/{typed_conversation}", o.bot), None, None, Some(&b)).await;
+    let first = &read_back.json()["messages"][0]["html"];
+    assert_eq!(first, "&lt;img src=x onerror=alert(1)&gt; hello");
+
     // The visitor's conversation is stored as theirs, on the share channel, not the owner's.
     let (channel, user): (String, Option<uuid::Uuid>) = sqlx::query_as("SELECT channel, user_id FROM conversations WHERE id = $1::uuid").bind(&conversation).fetch_one(&db).await.unwrap();
     assert_eq!((channel.as_str(), user), ("share", None));
@@ -393,6 +401,18 @@ async fn the_inbox_shows_every_channel_filters_and_exports_for_the_owner_only(db
     let json_export = inbox_call(&o, "inbox/export", &o.cookie, &[], &[("format", "json")]).await;
     let parsed: Vec<Value> = serde_json::from_str(serde_json::from_str::<Value>(&json_export.body).unwrap()["body"].as_str().unwrap()).unwrap();
     assert_eq!(parsed.len(), 3);
+
+    // Analytics counts visitors per channel.
+    use chatsphere::features::analytics::{server as analytics, ReportQuery};
+    let owner: uuid::Uuid = sqlx::query_scalar("SELECT owner_id FROM bots WHERE public_id = $1").bind(&o.bot).fetch_one(&db).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let query = ReportQuery { bot: Some(o.bot.clone()), from: today - chrono::Days::new(1), to: today + chrono::Days::new(1), time_zone: "UTC".into() };
+    let scope = analytics::scope(&db, owner, &query).await.unwrap();
+    let report = analytics::figures::report(&db, &scope, &query, &[]).await.unwrap();
+    let mut seen: Vec<(String, i64, i64)> = report.channels.iter().map(|c| (c.channel.clone(), c.visitors, c.questions)).collect();
+    seen.sort();
+    assert_eq!(seen, [("owner".to_string(), 1, 1), ("share".into(), 1, 1), ("widget".into(), 1, 1)]);
+    assert_eq!(report.totals.visitors, 3, "each visitor counts once, the owner too");
 
     // Another owner sees none of it.
     let eve = common::signed_up_as(&app, "eve@example.com").await;

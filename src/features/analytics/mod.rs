@@ -121,6 +121,17 @@ pub struct Report {
     pub downvotes: Vec<Downvote>,
     pub top_documents: Vec<DocumentCitations>,
     pub uncited_documents: Vec<DocumentCitations>,
+    /// Where people chatted: the owner's own tests, the share page, the widget.
+    pub channels: Vec<ChannelFigures>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelFigures {
+    /// "owner", "share", "widget", "api".
+    pub channel: String,
+    pub visitors: i64,
+    pub conversations: i64,
+    pub questions: i64,
 }
 
 /// Questions the bot could not answer, grouped by meaning.

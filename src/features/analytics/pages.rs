@@ -160,9 +160,41 @@ fn Stat(label: &'static str, value: String, note: String, id: &'static str) -> i
     }
 }
 
+/// Where people chatted: one bar per channel, as long as its share of the questions.
+#[component]
+fn ChannelBars(channels: Vec<crate::features::analytics::ChannelFigures>) -> impl IntoView {
+    let most = channels.iter().map(|c| c.questions).max().unwrap_or(0).max(1) as f64;
+    view! {
+        <section class="card p-4 mt-4" data-testid="channels">
+            <h2 class="text-sm font-medium mb-2">"Where people chat"</h2>
+            {if channels.is_empty() {
+                view! { <p class="text-sm text-slate-500">"No questions in this period."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="space-y-2">
+                        {channels.into_iter().map(|c| {
+                            let label = crate::features::inbox::channel_label(&c.channel);
+                            let text = format!("{label}: {} visitor{}, {} conversation{}, {} question{}", c.visitors, if c.visitors == 1 { "" } else { "s" },
+                                c.conversations, if c.conversations == 1 { "" } else { "s" }, c.questions, if c.questions == 1 { "" } else { "s" });
+                            view! {
+                                <li class="text-sm" data-testid="channel">
+                                    <div class="flex justify-between"><span>{label}</span><span class="text-slate-500">{text.clone()}</span></div>
+                                    <div class="h-2 rounded bg-slate-200 dark:bg-slate-700" role="img" aria-label=text>
+                                        <div class="h-2 rounded bg-indigo-500" style=format!("width: {:.1}%", c.questions as f64 / most * 100.0)></div>
+                                    </div>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
 #[component]
 fn Figures(report: Report) -> impl IntoView {
-    let Report { totals: t, previous: p, days, usage, downvotes, top_documents, uncited_documents, .. } = report;
+    let Report { totals: t, previous: p, days, usage, downvotes, top_documents, uncited_documents, channels, .. } = report;
     let labels: Vec<String> = days.iter().map(|d| d.day.format("%b %-d").to_string()).collect();
     let count = |f: fn(&crate::features::analytics::Day) -> i64| days.iter().map(|d| Some(f(d) as f64)).collect::<Vec<_>>();
     let ms = |f: fn(&crate::features::analytics::Day) -> Option<f64>| days.iter().map(f).collect::<Vec<_>>();
@@ -194,6 +226,7 @@ fn Figures(report: Report) -> impl IntoView {
             <LineChart id="activity" title="Activity per day".into() labels=labels.clone() series=activity />
             <LineChart id="speed" title="Answer speed per day (ms)".into() labels=labels series=speed unit=" ms" />
         </div>
+        <ChannelBars channels />
         <div class="grid gap-4 lg:grid-cols-2 mt-4">
             <section class="card p-4">
                 <h2 class="text-sm font-medium mb-2">"Answered from knowledge vs fallback"</h2>

@@ -4,7 +4,7 @@
 
 use super::Scope;
 use crate::error::AppError;
-use crate::features::analytics::{Day, DocumentCitations, Downvote, Report, ReportQuery, Totals, Usage};
+use crate::features::analytics::{ChannelFigures, Day, DocumentCitations, Downvote, Report, ReportQuery, Totals, Usage};
 use crate::features::bots::ModelChoice;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
@@ -12,15 +12,32 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 pub async fn report(db: &PgPool, scope: &Scope, query: &ReportQuery, prices: &[ModelChoice]) -> Result<Report, AppError> {
-    let (days_and_totals, previous, usage, downvotes, (top_documents, uncited_documents)) = tokio::try_join!(
+    let (days_and_totals, previous, usage, downvotes, (top_documents, uncited_documents), channels) = tokio::try_join!(
         days(db, scope, query.from, query.to),
         totals(db, &scope.bots, scope.previous_from, scope.from),
         usage(db, scope, prices),
         downvotes(db, scope),
         documents(db, scope),
+        channels(db, scope),
     )?;
     let (days, totals) = days_and_totals;
-    Ok(Report { query: query.clone(), bots: scope.choices.clone(), totals, previous, days, usage, downvotes, top_documents, uncited_documents })
+    Ok(Report { query: query.clone(), bots: scope.choices.clone(), totals, previous, days, usage, downvotes, top_documents, uncited_documents, channels })
+}
+
+/// Visitors, conversations and questions per channel, from the questions asked in the range.
+async fn channels(db: &PgPool, scope: &Scope) -> Result<Vec<ChannelFigures>, AppError> {
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.channel, count(DISTINCT m.visitor_key), count(DISTINCT c.id), count(*)
+           FROM messages m JOIN conversations c ON c.id = m.conversation_id
+          WHERE m.bot_id = ANY($1) AND m.created_at >= $2 AND m.created_at < $3 AND m.role = 'user'
+          GROUP BY c.channel ORDER BY 4 DESC, 1",
+    )
+    .bind(&scope.bots)
+    .bind(scope.from)
+    .bind(scope.to)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(channel, visitors, conversations, questions)| ChannelFigures { channel, visitors, conversations, questions }).collect())
 }
 
 /// The counts of a range, summed from `message_stats` (kept per quarter hour by a trigger;
