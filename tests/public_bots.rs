@@ -420,3 +420,22 @@ async fn the_inbox_shows_every_channel_filters_and_exports_for_the_owner_only(db
     assert_eq!(call(&app, "inbox/transcript", &[("conversation_id", w["id"].as_str().unwrap())], Some(ORIGIN), Some(&eve)).await.status, 404);
     assert_eq!(inbox_call(&o, "inbox/export", &eve, &[], &[("format", "csv")]).await.status, 404);
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn with_sources_hidden_visitors_learn_no_document_names(db: PgPool) {
+    let app = common::app(db.clone());
+    let o = owner_with_bot(&db, app, "ada@example.com").await;
+    let mut form = vec![("bot_id", o.bot.as_str()), ("published", "on"), ("allowed_sites", ""), ("per_visitor_minute", "6"), ("per_visitor_day", "60")];
+    form.extend([("per_address_day", "150"), ("per_bot_day", "1000"), ("per_bot_month", "20000"), ("limit_message", "Later."), ("widget_position", "right")]);
+    let saved = call(&o.app, "public/save_share", &form, Some(ORIGIN), Some(&o.cookie)).await;
+    assert!(saved.body.contains("\"show_sources\":false"), "{}", saved.body);
+    let visitor = share_visitor(&o).await;
+    let answer = ask(&o, &visitor, None, "When does the harbour office close?").await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.contains("6 pm"), "still answered from the knowledge: {}", answer.body);
+    assert!(!answer.body.contains("guide.md") && !answer.body.contains("\"sources\":[{"), "no document names: {}", answer.body);
+    assert!(answer.events().iter().all(|e| e["t"] != "sources"));
+    let conversation = answer.events()[0]["conversation"].as_str().unwrap().to_owned();
+    let read = send(&o.app, "GET", &format!("/visitor/{}/conversations/{conversation}", o.bot), None, None, Some(&visitor)).await;
+    assert!(!read.body.contains("guide.md"), "{}", read.body);
+}

@@ -139,6 +139,15 @@ test("the widget shows nothing on a website that is not allowed, and visitor end
   await page.goto(`${OTHER}/copied`);
   await config;
   await expect(page.locator("chatsphere-widget")).toHaveCount(0);
+  // Even a panel asked for an allowed site is not shown when another site frames it.
+  await page.evaluate((src) => {
+    const frame = document.createElement("iframe");
+    frame.id = "forced";
+    frame.src = src;
+    document.body.appendChild(frame);
+  }, `${baseURL}/embed/${bot}?site=${encodeURIComponent(SHOP)}`);
+  const forced = (await page.locator("#forced").elementHandle())!;
+  await expect.poll(async () => (await forced.contentFrame())?.url() ?? "").toContain("chrome-error://");
   const direct = await request.get(`${baseURL}/visitor/${bot}/config`, { headers: { origin: OTHER } });
   expect(direct.status()).toBe(403);
   expect(direct.headers()["access-control-allow-origin"]).toBeUndefined();
@@ -149,6 +158,37 @@ test("the widget shows nothing on a website that is not allowed, and visitor end
     const r = await request.post(`${baseURL}/visitor/${bot}/session`, { headers, data: { ticket: "x", channel: "widget", site: OTHER } });
     expect(r.status(), `origin ${origin}`).toBe(403);
   }
+});
+
+test("two bots on one page keep their own conversations", async ({ page }) => {
+  await signUp(page, uniqueEmail("twobots"), "Two Bots Owner");
+  await createBotAndOpenKnowledge(page, "Alpha");
+  const alpha = (await publish(page, SHOP)).snippet;
+  await page.goto("/");
+  await createBotAndOpenKnowledge(page, "Beta");
+  const beta = (await publish(page, SHOP)).snippet.replace("async>", "data-z-index=\"2147483001\" async>");
+  await serveSite(page, SHOP, alpha + beta);
+  await page.goto(`${SHOP}/two`);
+  await expect(page.locator("chatsphere-widget")).toHaveCount(2);
+  const alphaBot = alpha.match(/data-bot="([a-z0-9]+)"/)![1];
+  await page.evaluate((id) => (window as any).ChatSphere.open(id), alphaBot);
+  const alphaPanel = page.frameLocator("iframe[title='Chat with Alpha']");
+  await expect(alphaPanel.locator("body[data-ready=true]")).toBeAttached();
+  await alphaPanel.getByLabel("Your message").fill("Hello Alpha");
+  await alphaPanel.getByLabel("Your message").press("Enter");
+  await expect(alphaPanel.locator(".cs-bot.cs-done")).toHaveCount(1);
+  await alphaPanel.getByLabel("Your message").press("Escape");
+
+  await page.getByRole("button", { name: "Chat with Beta" }).click();
+  const betaPanel = page.frameLocator("iframe[title='Chat with Beta']");
+  await expect(betaPanel.locator("body[data-ready=true]")).toBeAttached();
+  await expect(betaPanel.locator(".cs-user")).toHaveCount(0);
+  await page.reload();
+  await page.getByRole("button", { name: "Chat with Beta" }).click();
+  await expect(page.frameLocator("iframe[title='Chat with Beta']").locator("body[data-ready=true]")).toBeAttached();
+  await expect(page.frameLocator("iframe[title='Chat with Beta']").locator(".cs-user")).toHaveCount(0);
+  await page.evaluate((id) => (window as any).ChatSphere.open(id), alphaBot);
+  await expect(page.frameLocator("iframe[title='Chat with Alpha']").locator(".cs-user")).toHaveText(["Hello Alpha"]);
 });
 
 test("on a phone the panel fills the screen and the input stays in view", async ({ browser }) => {
