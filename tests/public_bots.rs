@@ -198,6 +198,10 @@ async fn a_stranger_chats_on_the_share_page_and_visitors_stay_apart(db: PgPool) 
     let message = done["message"]["id"].as_str().unwrap();
     let rate = send(&o.app, "POST", &format!("/visitor/{}/rate", o.bot), Some(json!({ "message": message, "rating": -1 })), Some(ORIGIN), Some(&b)).await;
     assert_eq!(rate.status, 404, "nor rate its answers");
+    let stop = send(&o.app, "POST", &format!("/visitor/{}/stop", o.bot), Some(json!({ "message": message })), Some(ORIGIN), Some(&b)).await;
+    assert_eq!(stop.status, 404, "nor stop them");
+    let stop = send(&o.app, "POST", &format!("/visitor/{}/stop", o.bot), Some(json!({ "message": message })), Some(ORIGIN), Some(&a)).await;
+    assert_eq!((stop.status, stop.json()["stopped"].as_bool()), (StatusCode::OK, Some(false)), "its own, already finished");
     let rate = send(&o.app, "POST", &format!("/visitor/{}/rate", o.bot), Some(json!({ "message": message, "rating": -1 })), Some(ORIGIN), Some(&a)).await;
     assert_eq!((rate.status, rate.json()["feedback"].as_i64()), (StatusCode::OK, Some(-1)));
 

@@ -325,31 +325,29 @@ struct MessageRef {
     rating: i16,
 }
 
+/// The published bot and the visitor, for an action on one of the visitor's own messages.
+async fn own_message(state: &AppState, headers: &HeaderMap, public_id: &str, message: Uuid) -> Result<(PublicBot, Visitor), AppError> {
+    from_our_pages(state, headers)?;
+    let (bot, visitor) = caller(state, headers, public_id).await?;
+    if !conversations::owns_message(&state.db, &visitor, message).await? {
+        return Err(AppError::NotFound("Message".into()));
+    }
+    Ok((bot, visitor))
+}
+
 async fn stop(State(state): State<AppState>, Path(public_id): Path<String>, headers: HeaderMap, Json(r): Json<MessageRef>) -> Response {
-    let stopped = async {
-        from_our_pages(&state, &headers)?;
-        let (bot, visitor) = caller(&state, &headers, &public_id).await?;
-        if !conversations::owns_message(&state.db, &visitor, r.message).await? {
-            return Err(AppError::NotFound("Message".into()));
-        }
-        Ok(state.live.stop(r.message, bot.owner))
-    };
-    match stopped.await {
-        Ok(stopped) => Json(json!({ "stopped": stopped })).into_response(),
+    match own_message(&state, &headers, &public_id, r.message).await {
+        Ok((bot, _)) => Json(json!({ "stopped": state.live.stop(r.message, bot.owner) })).into_response(),
         Err(e) => refuse(e),
     }
 }
 
 async fn rate(State(state): State<AppState>, Path(public_id): Path<String>, headers: HeaderMap, Json(r): Json<MessageRef>) -> Response {
     let rated = async {
-        from_our_pages(&state, &headers)?;
-        let (bot, visitor) = caller(&state, &headers, &public_id).await?;
-        if !conversations::owns_message(&state.db, &visitor, r.message).await? {
-            return Err(AppError::NotFound("Message".into()));
-        }
+        let (bot, _) = own_message(&state, &headers, &public_id, r.message).await?;
         let rating = if r.rating == 0 { None } else { Some(r.rating) };
         let m = crate::features::chat::server::store::set_feedback(&state.db, bot.owner, r.message, rating, "").await?;
-        Ok(public_message(&m, bot.publishing.show_sources))
+        Ok::<_, AppError>(public_message(&m, bot.publishing.show_sources))
     };
     match rated.await {
         Ok(body) => Json(body).into_response(),

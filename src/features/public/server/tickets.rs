@@ -15,6 +15,10 @@ pub const TICKET_SECS: i64 = 2 * 3600;
 
 /// The shared signing key, made by whichever process needs it first.
 pub async fn signing_key(db: &PgPool) -> Result<Vec<u8>, AppError> {
+    // One read on every page view; the write only ever happens once per database.
+    if let Some(key) = sqlx::query_scalar("SELECT secret FROM server_keys WHERE name = 'visitor-tickets'").fetch_optional(db).await? {
+        return Ok(key);
+    }
     let mut fresh = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut fresh);
     sqlx::query("INSERT INTO server_keys (name, secret) VALUES ('visitor-tickets', $1) ON CONFLICT (name) DO NOTHING").bind(&fresh[..]).execute(db).await?;
