@@ -116,4 +116,17 @@ if [ "$(cat "$HOSTILE_VENV/.pkgs" 2>/dev/null || true)" != "$HOSTILE_PKGS" ]; th
   echo "$HOSTILE_PKGS" >"$HOSTILE_VENV/.pkgs"
 fi
 
+# --- the clients the developer API is tested with: the official OpenAI SDK, and an independent
+# OpenAPI validator (tests/openai_sdk.rs runs tests/sdk/openai_client.py with them) ------------
+API_VENV=.data/venv-api
+API_PKGS="openai==3.57.0 openapi-spec-validator==0.7.2"
+if [ "$(cat "$API_VENV/.pkgs" 2>/dev/null || true)" != "$API_PKGS" ]; then
+  say "Python clients for the developer API tests ($API_PKGS)"
+  rm -rf "$API_VENV"
+  python3 -m venv "$API_VENV"
+  # shellcheck disable=SC2086
+  "$API_VENV/bin/pip" install -q --disable-pip-version-check $API_PKGS
+  echo "$API_PKGS" >"$API_VENV/.pkgs"
+fi
+
 say "toolchain ready"

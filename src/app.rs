@@ -69,6 +69,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("bots/:id/conversations") view=InboxPage />
                     <Route path=path!("analytics") view=AnalyticsPage />
                     <Route path=path!("settings") view=SettingsPage />
+                    <Route path=path!("settings/api-keys") view=crate::features::developer::ApiKeysPage />
+                    <Route path=path!("developers") view=crate::features::developer::DevelopersPage />
                 </ParentRoute>
             </Routes>
         </Router>

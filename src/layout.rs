@@ -63,6 +63,7 @@ fn Frame() -> impl IntoView {
                         <NavLink href="/" label="Dashboard" />
                         <NavLink href="/bots" label="Bots" />
                         <NavLink href="/analytics" label="Analytics" />
+                        <NavLink href="/developers" label="API" />
                         <NavLink href="/settings" label="Settings" />
                     </nav>
                     <div class="ml-auto flex items-center gap-2">

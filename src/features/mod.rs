@@ -3,6 +3,7 @@ pub mod auth;
 pub mod bots;
 pub mod chat;
 pub mod dashboard;
+pub mod developer;
 pub mod inbox;
 pub mod knowledge;
 pub mod public;

@@ -2,6 +2,7 @@
 //! upload limits, everything else by `server.max_body_bytes`), and its handling by time, so a
 //! body dripped in a byte at a time cannot hold a connection and a task for ever.
 
+use super::api_error::{is_api_path, ApiError};
 use super::state::AppState;
 use crate::error::AppError;
 use axum::body::Body;
@@ -19,28 +20,34 @@ fn body_limit(state: &AppState, path: &str) -> usize {
     match path {
         "/api/knowledge/upload" => s.knowledge.max_upload_bytes.saturating_mul(s.knowledge.max_files_per_request).saturating_add(FORM_OVERHEAD_BYTES),
         "/api/bots/upload_avatar" => s.bots.avatar_max_bytes.saturating_add(FORM_OVERHEAD_BYTES),
+        // The developer API's document upload: one file per request.
+        p if p.starts_with("/api/v1/bots/") && p.ends_with("/documents") => s.knowledge.max_upload_bytes.saturating_add(FORM_OVERHEAD_BYTES),
         _ => s.server.max_body_bytes,
     }
 }
 
-fn refusal(status: StatusCode, error: AppError) -> Response {
+fn refusal(path: &str, status: StatusCode, error: AppError) -> Response {
+    if is_api_path(path) {
+        return ApiError { status, ..ApiError::from(error) }.into_response();
+    }
     tracing::info!(status = status.as_u16(), %error, "request refused");
     let body = serde_json::to_string(&error).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn bound_requests(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
-    let limit = body_limit(&state, request.uri().path());
+    let path = request.uri().path().to_owned();
+    let limit = body_limit(&state, &path);
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return refusal(StatusCode::PAYLOAD_TOO_LARGE, AppError::TooLarge(format!("The request is larger than the {} MB allowed.", limit.div_ceil(1024 * 1024))));
+        return refusal(&path, StatusCode::PAYLOAD_TOO_LARGE, AppError::TooLarge(format!("The request is larger than the {} MB allowed.", limit.div_ceil(1024 * 1024))));
     }
     // A body without a length, or one that lies about it, is cut off at the limit as it streams.
     let request = request.map(|body| Body::new(Paced { inner: http_body_util::Limited::new(body, limit), handed_out: false }));
     let timeout = Duration::from_secs(state.settings.server.request_timeout_secs.max(1));
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => refusal(StatusCode::REQUEST_TIMEOUT, AppError::Invalid { field: None, message: format!("The request took longer than {} s and was stopped.", timeout.as_secs()) }),
+        Err(_) => refusal(&path, StatusCode::REQUEST_TIMEOUT, AppError::Invalid { field: None, message: format!("The request took longer than {} s and was stopped.", timeout.as_secs()) }),
     }
 }
 

@@ -2,6 +2,8 @@
 //! telemetry, the HTTP stack and its guards.
 
 pub mod admin_cli;
+pub mod api_error;
+pub mod counters;
 pub mod csrf;
 pub mod db;
 pub mod form;

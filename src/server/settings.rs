@@ -23,6 +23,7 @@ pub struct Settings {
     pub pinecone: PineconeSettings,
     pub network: NetworkSettings,
     pub mail: MailSettings,
+    pub api: crate::features::developer::ApiSettings,
 }
 
 /// Outgoing mail, used for password-reset links. Off while `smtp_url` is empty; the login,
@@ -407,6 +408,7 @@ impl Default for Settings {
             pinecone: PineconeSettings::default(),
             network: NetworkSettings::default(),
             mail: MailSettings::default(),
+            api: Default::default(),
         }
     }
 }
@@ -545,6 +547,9 @@ impl Settings {
         }
         if self.knowledge.extract_memory_mb < 128 || self.knowledge.extract_timeout_secs < 1 || self.knowledge.max_files_per_request < 1 {
             return invalid("knowledge.extract_memory_mb must be ≥ 128, extract_timeout_secs ≥ 1, max_files_per_request ≥ 1");
+        }
+        if self.api.requests_per_minute < 1 || self.api.requests_per_day < 1 || self.api.keep_alive_secs < 1 {
+            return invalid("api.requests_per_minute, api.requests_per_day and api.keep_alive_secs must be ≥ 1");
         }
         Ok(self)
     }

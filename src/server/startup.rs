@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/media/bots/{public_id}/avatar", get(crate::features::bots::server::serve_avatar))
         .merge(crate::features::public::server::routes::routes())
+        .merge(crate::features::developer::server::routes(&state))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -98,7 +99,7 @@ fn spawn_housekeeping(state: &AppState) {
             if let Ok(n) = crate::features::auth::server::sessions::purge_expired(&db).await {
                 tracing::debug!(purged = n, "expired sessions removed");
             }
-            if let Ok(n) = crate::features::public::server::counts::purge_expired(&db).await {
+            if let Ok(n) = crate::server::counters::purge_expired(&db).await {
                 tracing::debug!(purged = n, "visitor counters past their window removed");
             }
         }

@@ -1,6 +1,7 @@
 //! The design system: small components every page builds from.
 
 mod chart;
+mod copy;
 mod download;
 mod empty_state;
 mod form;
@@ -9,6 +10,7 @@ mod theme;
 mod toast;
 
 pub use chart::{LineChart, Series};
+pub use copy::CopyField;
 pub use download::download;
 pub use empty_state::EmptyState;
 pub use modal::ConfirmDialog;

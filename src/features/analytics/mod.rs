@@ -129,6 +129,8 @@ pub struct Report {
 pub struct ChannelFigures {
     /// "owner", "share", "widget", "api".
     pub channel: String,
+    /// The API key's name, for the "api" channel (one row per key).
+    pub key: Option<String>,
     pub visitors: i64,
     pub conversations: i64,
     pub questions: i64,

@@ -173,7 +173,10 @@ fn ChannelBars(channels: Vec<crate::features::analytics::ChannelFigures>) -> imp
                 view! {
                     <ul class="space-y-2">
                         {channels.into_iter().map(|c| {
-                            let label = crate::features::inbox::channel_label(&c.channel);
+                            let label = match &c.key {
+                                Some(key) => format!("{} · {key}", crate::features::inbox::channel_label(&c.channel)),
+                                None => crate::features::inbox::channel_label(&c.channel).to_owned(),
+                            };
                             let text = format!("{label}: {} visitor{}, {} conversation{}, {} question{}", c.visitors, if c.visitors == 1 { "" } else { "s" },
                                 c.conversations, if c.conversations == 1 { "" } else { "s" }, c.questions, if c.questions == 1 { "" } else { "s" });
                             view! {

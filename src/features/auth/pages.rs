@@ -198,6 +198,12 @@ pub fn SettingsPage() -> impl IntoView {
             </section>
 
             <section class="card">
+                <h2 class="section-title">"API keys"</h2>
+                <p class="text-sm text-slate-500 mb-4">"Let your own programs chat with your bots and manage their knowledge, over the ChatSphere API or any OpenAI client."</p>
+                <a href="/settings/api-keys" class="btn-ghost">"Manage API keys"</a>
+            </section>
+
+            <section class="card">
                 <h2 class="section-title">"Password"</h2>
                 <p class="text-sm text-slate-500 mb-4">"Changing it signs you out everywhere else."</p>
                 <ActionForm action=password attr:class="space-y-4">

@@ -18,7 +18,7 @@ use uuid::Uuid;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InboxFilter {
-    /// "", "owner", "share", "widget".
+    /// "", "owner", "share", "widget", "api".
     pub channel: String,
     /// `YYYY-MM-DD`, inclusive, UTC.
     pub from: String,
@@ -35,7 +35,7 @@ pub struct InboxRow {
     pub site: Option<String>,
     /// The page it started on (widget conversations).
     pub page_url: Option<String>,
-    /// "You", or "Visitor 3f2a" (the same visitor keeps the same label).
+    /// "You", "Visitor 3f2a" (the same visitor keeps the same label) or "API key “name”".
     pub visitor: String,
     pub first_question: String,
     pub messages: i64,

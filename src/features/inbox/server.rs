@@ -21,6 +21,7 @@ struct Row {
     site: Option<String>,
     page_url: Option<String>,
     visitor_id: Option<Uuid>,
+    api_key: Option<String>,
     first_question: Option<String>,
     messages: i64,
     thumbs_up: i64,
@@ -43,7 +44,7 @@ pub async fn list(db: &PgPool, owner: Uuid, bot: &str, f: &InboxFilter) -> Resul
         .await?
         .ok_or_else(|| AppError::NotFound("Bot".into()))?;
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT c.id, c.channel, v.site, c.page_url, c.visitor_id, c.created_at, c.updated_at,
+        "SELECT c.id, c.channel, v.site, c.page_url, c.visitor_id, k.name AS api_key, c.created_at, c.updated_at,
                 (SELECT q.content FROM messages q WHERE q.conversation_id = c.id AND q.role = 'user' ORDER BY q.position LIMIT 1) AS first_question,
                 count(m.id) AS messages,
                 count(m.id) FILTER (WHERE m.feedback = 1) AS thumbs_up,
@@ -51,12 +52,13 @@ pub async fn list(db: &PgPool, owner: Uuid, bot: &str, f: &InboxFilter) -> Resul
                 count(m.id) FILTER (WHERE m.answered = false) AS unanswered
            FROM conversations c
            LEFT JOIN visitors v ON v.id = c.visitor_id
+           LEFT JOIN api_keys k ON k.id = c.api_key_id
            LEFT JOIN messages m ON m.conversation_id = c.id
           WHERE c.bot_id = $1
             AND ($2 = '' OR c.channel = $2)
             AND ($3::date IS NULL OR c.updated_at >= $3::date)
             AND ($4::date IS NULL OR c.created_at < $4::date + 1)
-          GROUP BY c.id, v.site
+          GROUP BY c.id, v.site, k.name
          HAVING (NOT $5 OR count(m.id) FILTER (WHERE m.feedback = -1) > 0)
             AND (NOT $6 OR count(m.id) FILTER (WHERE m.answered = false) > 0)
           ORDER BY c.updated_at DESC
@@ -74,9 +76,11 @@ pub async fn list(db: &PgPool, owner: Uuid, bot: &str, f: &InboxFilter) -> Resul
         .into_iter()
         .map(|r| InboxRow {
             id: r.id,
-            visitor: match r.visitor_id {
-                Some(v) => format!("Visitor {}", &v.simple().to_string()[..4]),
-                None => "You".into(),
+            visitor: match (r.visitor_id, r.api_key) {
+                (Some(v), _) => format!("Visitor {}", &v.simple().to_string()[..4]),
+                (None, Some(key)) => format!("API key “{key}”"),
+                (None, None) if r.channel == "api" => "API key (deleted)".into(),
+                (None, None) => "You".into(),
             },
             // Share-page visitors' "site" is this server itself: not worth a column.
             site: r.site.filter(|s| !s.is_empty() && r.channel == "widget"),

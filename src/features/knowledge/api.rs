@@ -15,26 +15,17 @@ pub async fn list_documents(bot_id: String) -> Result<Vec<DocumentSummary>, AppE
 /// Text typed or pasted in by the owner, stored as a Markdown document.
 #[server(endpoint = "knowledge/add_text")]
 pub async fn add_text(bot_id: String, title: String, text: String) -> Result<DocumentSummary, AppError> {
-    use super::server::store::{self, NewDocument};
     let caller = crate::features::auth::server::require_user().await?;
-    if text.trim().is_empty() {
-        return Err(AppError::invalid("text", "Write or paste some text."));
-    }
-    let doc = NewDocument { name: &title, source: "text", mime: "text/markdown", bytes: text.into_bytes() };
-    super::server::quota::ensure_room(&caller.state.db, caller.user.id, &caller.state.settings.knowledge, doc.bytes.len()).await?;
-    Ok(store::add(&caller.state.db, caller.user.id, &bot_id, doc).await?.0)
+    let state = &caller.state;
+    Ok(super::server::intake::add_text(&state.db, &state.settings.knowledge, caller.user.id, &bot_id, &title, text).await?.0)
 }
 
 /// A web page, fetched by the server's workers (and fetched again when reprocessed).
 #[server(endpoint = "knowledge/add_url")]
 pub async fn add_url(bot_id: String, url: String) -> Result<DocumentSummary, AppError> {
-    use super::server::store::{self, NewDocument};
     let caller = crate::features::auth::server::require_user().await?;
-    let url = super::server::fetch::parse(&url).map_err(|e| AppError::invalid("url", e.0))?;
-    let name: String = url.as_str().chars().take(255).collect();
-    let doc = NewDocument { name: &name, source: "url", mime: "text/uri-list", bytes: url.as_str().as_bytes().to_vec() };
-    super::server::quota::ensure_room(&caller.state.db, caller.user.id, &caller.state.settings.knowledge, 0).await?;
-    Ok(store::add(&caller.state.db, caller.user.id, &bot_id, doc).await?.0)
+    let state = &caller.state;
+    Ok(super::server::intake::add_url(&state.db, &state.settings.knowledge, caller.user.id, &bot_id, &url).await?.0)
 }
 
 /// A question with its answer, kept as a small document of its own.
@@ -49,8 +40,7 @@ pub async fn add_qa(bot_id: String, question: String, answer: String) -> Result<
 /// read; one that is too large is reported by name and the others still go in.
 #[server(endpoint = "knowledge/upload", input = MultipartFormData)]
 pub async fn upload_documents(data: MultipartData) -> Result<Vec<UploadResult>, AppError> {
-    use super::server::quota;
-    use super::server::store::{self, NewDocument};
+    use super::server::store;
     let caller = crate::features::auth::server::require_user().await?;
     let db = &caller.state.db;
     let cap = caller.state.settings.knowledge.max_upload_bytes;
@@ -87,11 +77,7 @@ pub async fn upload_documents(data: MultipartData) -> Result<Vec<UploadResult>, 
                 let outcome = if too_large {
                     Err(format!("{name} is larger than the {} MB limit.", cap / (1024 * 1024)))
                 } else {
-                    let doc = NewDocument { name: &name, source: "upload", mime: &mime, bytes };
-                    let added = match quota::ensure_room(db, caller.user.id, &caller.state.settings.knowledge, doc.bytes.len()).await {
-                        Ok(()) => store::add(db, caller.user.id, &bot, doc).await,
-                        Err(refused) => Err(refused),
-                    };
+                    let added = super::server::intake::add_file(db, &caller.state.settings.knowledge, caller.user.id, &bot, &name, &mime, bytes).await;
                     match added {
                         Ok((doc, created)) => Ok((doc, created)),
                         Err(AppError::Invalid { message, .. } | AppError::Forbidden(message)) => Err(message),
@@ -123,16 +109,7 @@ pub struct UploadResult {
 #[server(endpoint = "knowledge/delete")]
 pub async fn delete_document(id: Uuid) -> Result<(), AppError> {
     let caller = crate::features::auth::server::require_user().await?;
-    let bot = super::server::store::delete(&caller.state.db, caller.user.id, id).await?;
-    // The document is gone from every search already (its chunks are); the vectors a remote
-    // store keeps are removed after the answer, with its retries.
-    let vectors = caller.state.providers.vectors.clone();
-    tokio::spawn(async move {
-        if let Err(error) = vectors.delete_document(bot, id).await {
-            tracing::warn!(%error, document = %id, "vectors of a deleted document were not removed");
-        }
-    });
-    Ok(())
+    super::server::intake::delete(&caller.state.db, &caller.state.providers, caller.user.id, id).await
 }
 
 #[server(endpoint = "knowledge/set_enabled")]

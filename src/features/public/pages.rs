@@ -3,7 +3,7 @@
 
 use super::{Publishing, SaveShare, ShareInfo};
 use crate::error::AppError;
-use crate::ui::{error_for, use_toasts, FormError, SubmitButton};
+use crate::ui::{error_for, use_toasts, CopyField, FormError, SubmitButton};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -25,34 +25,6 @@ pub fn SharePage() -> impl IntoView {
                 Ok::<_, AppError>(view! { <ShareForm bot_id=id() info /> })
             })}
         </Transition>
-    }
-}
-
-/// A value to copy, with its button.
-#[component]
-fn CopyField(label: &'static str, id: &'static str, value: Signal<String>, #[prop(optional)] multiline: bool) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(window) = web_sys::window() {
-            let _ = window.navigator().clipboard().write_text(&value.get_untracked());
-            copied.set(true);
-        }
-    };
-    view! {
-        <div>
-            <label for=id class="block text-sm font-medium">{label}</label>
-            <div class="mt-1 flex gap-2 items-start">
-                {if multiline {
-                    view! { <textarea id=id class="input flex-1 font-mono text-xs" rows=3 readonly=true prop:value=move || value.get()></textarea> }.into_any()
-                } else {
-                    view! { <input id=id class="input flex-1 font-mono text-sm" readonly=true prop:value=move || value.get() /> }.into_any()
-                }}
-                <button type="button" class="btn-ghost" aria-label=format!("Copy the {}", label.to_lowercase()) on:click=copy>
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
-            </div>
-        </div>
     }
 }
 

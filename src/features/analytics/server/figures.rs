@@ -24,20 +24,26 @@ pub async fn report(db: &PgPool, scope: &Scope, query: &ReportQuery, prices: &[M
     Ok(Report { query: query.clone(), bots: scope.choices.clone(), totals, previous, days, usage, downvotes, top_documents, uncited_documents, channels })
 }
 
-/// Visitors, conversations and questions per channel, from the questions asked in the range.
+/// Visitors, conversations and questions per channel (API conversations per key), from the
+/// questions asked in the range.
 async fn channels(db: &PgPool, scope: &Scope) -> Result<Vec<ChannelFigures>, AppError> {
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT c.channel, count(DISTINCT m.visitor_key), count(DISTINCT c.id), count(*)
+    let rows: Vec<(String, Option<String>, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.channel, CASE WHEN c.channel = 'api' THEN coalesce(k.name, 'deleted key') END,
+                count(DISTINCT c.visitor_key), count(DISTINCT c.id), count(*)
            FROM messages m JOIN conversations c ON c.id = m.conversation_id
+           LEFT JOIN api_keys k ON k.id = c.api_key_id
           WHERE m.bot_id = ANY($1) AND m.created_at >= $2 AND m.created_at < $3 AND m.role = 'user'
-          GROUP BY c.channel ORDER BY 4 DESC, 1",
+          GROUP BY 1, 2 ORDER BY 5 DESC, 1, 2",
     )
     .bind(&scope.bots)
     .bind(scope.from)
     .bind(scope.to)
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(|(channel, visitors, conversations, questions)| ChannelFigures { channel, visitors, conversations, questions }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(channel, key, visitors, conversations, questions)| ChannelFigures { channel, key, visitors, conversations, questions })
+        .collect())
 }
 
 /// The counts of a range, summed from `message_stats` (kept per quarter hour by a trigger;

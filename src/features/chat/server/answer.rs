@@ -57,8 +57,27 @@ pub async fn ask(state: &AppState, owner: Uuid, bot_public_id: &str, conversatio
 /// and starts answering it. `owner` is the bot's owner: their answer allowance was checked, and
 /// they may Stop it.
 pub async fn answer_in(state: &AppState, owner: Uuid, bot_id: Uuid, bot: Bot, conversation: ConversationSummary, text: &str, started: Instant) -> Result<AnswerStream, AppError> {
+    answer(state, Asking { owner, bot_id, bot, conversation, started, history: None }, text).await
+}
+
+/// A question about to be answered in a conversation already checked to be the asker's.
+pub struct Asking {
+    /// The bot's owner: their answer allowance was checked, and they may Stop it.
+    pub owner: Uuid,
+    pub bot_id: Uuid,
+    pub bot: Bot,
+    pub conversation: ConversationSummary,
+    pub started: Instant,
+    /// Earlier turns given by the caller instead of the conversation's own (an OpenAI-style
+    /// request carries its whole history); `None` reads them from the conversation.
+    pub history: Option<Vec<Turn>>,
+}
+
+/// Stores `text` as the next question and starts answering it.
+pub async fn answer(state: &AppState, asking: Asking, text: &str) -> Result<AnswerStream, AppError> {
+    let Asking { owner, bot_id, bot, conversation, started, history } = asking;
     let question = store::add_question(&state.db, conversation.id, bot_id, text).await?;
-    begin(state, Ask { owner, bot_id, bot, conversation, question, started }).await
+    begin(state, Ask { owner, bot_id, bot, conversation, question, started, history }).await
 }
 
 /// Answers the conversation's last question again, replacing the answer it had.
@@ -68,7 +87,7 @@ pub async fn regenerate(state: &AppState, owner: Uuid, conversation: Uuid) -> Re
     let (_, bot) = store::owned_bot(&state.db, owner, &public_id).await?;
     ensure_answer_allowance(&state.db, owner, state.settings.chat.answers_per_day).await?;
     let question = store::reopen_last_question(&state.db, conversation.id).await?;
-    begin(state, Ask { owner, bot_id, bot, conversation, question, started }).await
+    begin(state, Ask { owner, bot_id, bot, conversation, question, started, history: None }).await
 }
 
 /// Each answer may cost the operator's model key: an account's bots give at most `per_day` in
@@ -96,6 +115,7 @@ struct Ask {
     conversation: ConversationSummary,
     question: MessageView,
     started: Instant,
+    history: Option<Vec<Turn>>,
 }
 
 async fn begin(state: &AppState, ask: Ask) -> Result<AnswerStream, AppError> {
@@ -191,7 +211,10 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut stop: watch::Recei
         tracing::error!(%answer, error = %e, "answer storage failed");
         "Something went wrong while answering; try again.".to_string()
     };
-    let history = store::history(db, ask.conversation.id, ask.question.id).await.map_err(stored)?;
+    let history = match &ask.history {
+        Some(given) => given.clone(),
+        None => store::history(db, ask.conversation.id, ask.question.id).await.map_err(stored)?,
+    };
     let found = retrieve(db, &state.providers, ask.bot_id, s, &ask.question.content, &history)
         .await
         .map_err(|_| "Searching the bot's knowledge failed; try again.".to_string())?;

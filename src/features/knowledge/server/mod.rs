@@ -4,6 +4,7 @@
 pub mod chunk;
 pub mod extract;
 pub mod fetch;
+pub mod intake;
 pub mod queue;
 pub mod quota;
 pub mod reindex;
