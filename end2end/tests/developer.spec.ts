@@ -18,7 +18,7 @@ test("an owner makes an API key, sees it once, uses it, and revokes it from the 
   await page.getByLabel("Permission").selectOption("chat");
   await page.getByRole("button", { name: "Create key" }).click();
 
-  const shown = page.getByLabel("New API key");
+  const shown = page.getByRole("textbox", { name: "New API key" });
   await expect(page.getByTestId("new-key")).toContainText("it will not be shown again");
   await expect(shown).toHaveValue(/^csk_[0-9a-f]{64}$/);
   const secret = await shown.inputValue();
@@ -54,7 +54,7 @@ test("an owner makes an API key, sees it once, uses it, and revokes it from the 
   // The reference page has examples for this bot to copy.
   await page.getByRole("link", { name: "API", exact: true }).click();
   await expect(page.getByRole("heading", { name: "API reference" })).toBeVisible();
-  await expect(page.getByLabel("Python with the openai package")).toHaveValue(new RegExp(`model="${bot}"`));
-  await expect(page.getByLabel("JavaScript (fetch, streamed)")).toHaveValue(/text\/event-stream/);
+  await expect(page.getByRole("textbox", { name: "Python with the openai package" })).toHaveValue(new RegExp(`model="${bot}"`));
+  await expect(page.getByRole("textbox", { name: "JavaScript (fetch, streamed)" })).toHaveValue(/text\/event-stream/);
   await expect(page.getByRole("button", { name: "Copy the curl (streamed)" })).toBeVisible();
 });

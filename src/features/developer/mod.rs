@@ -67,6 +67,8 @@ pub struct ApiKeyView {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Neither revoked nor expired (decided by the server's clock).
+    pub active: bool,
     /// Requests made with it, answers given to it, and their tokens (in + out).
     pub requests: i64,
     pub answers: i64,
@@ -81,9 +83,6 @@ impl ApiKeyView {
         }
     }
 
-    pub fn is_active(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
-    }
 }
 
 /// A key just made: the secret travels this once.

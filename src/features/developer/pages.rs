@@ -86,7 +86,6 @@ pub fn ApiKeysPage() -> impl IntoView {
                 <Transition fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         let keys = keys.await?;
-                        let now = chrono::Utc::now();
                         Ok::<_, AppError>(if keys.is_empty() {
                             view! { <p class="text-sm text-slate-500">"No keys yet."</p> }.into_any()
                         } else {
@@ -99,7 +98,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                                     </thead>
                                     <tbody>
                                         {keys.into_iter().map(|k| {
-                                            let active = k.is_active(now);
+                                            let active = k.active;
                                             let status = if k.revoked_at.is_some() { "Revoked" } else if !active { "Expired" } else { "" };
                                             let usage = format!("{} requests · {} answers · {} tokens", k.requests, k.answers, k.tokens);
                                             let target = k.clone();

@@ -101,6 +101,7 @@ struct Row {
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
     revoked_at: Option<chrono::DateTime<chrono::Utc>>,
     last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    active: bool,
     requests: i64,
     answers: i64,
     tokens: i64,
@@ -111,6 +112,7 @@ pub async fn list(db: &PgPool, owner: Uuid) -> Result<Vec<ApiKeyView>, AppError>
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT k.id, k.name, b.public_id AS bot_public_id, b.name AS bot_name, k.permission, k.prefix, k.created_at,
                 k.expires_at, k.revoked_at, k.last_used_at, k.requests,
+                k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()) AS active,
                 coalesce(u.answers, 0) AS answers, coalesce(u.tokens, 0) AS tokens
            FROM api_keys k
            LEFT JOIN bots b ON b.id = k.bot_id
@@ -136,6 +138,7 @@ pub async fn list(db: &PgPool, owner: Uuid) -> Result<Vec<ApiKeyView>, AppError>
             expires_at: r.expires_at,
             revoked_at: r.revoked_at,
             last_used_at: r.last_used_at,
+            active: r.active,
             requests: r.requests,
             answers: r.answers,
             tokens: r.tokens,
