@@ -15,7 +15,7 @@ use chatsphere::features::knowledge::server::{reindex, worker};
 use chatsphere::features::bots::ModelChoice;
 use chatsphere::providers::retry::Backoff;
 use chatsphere::providers::vectors::pinecone::{PineconeConfig, PineconeStore};
-use chatsphere::providers::vectors::{VectorError, VectorRecord, VectorStore};
+use chatsphere::providers::vectors::{outbox, VectorError, VectorRecord, VectorStore};
 use chatsphere::providers::Providers;
 use chatsphere::server::db::MIGRATOR;
 use chatsphere::server::settings::{KnowledgeSettings, Secrets, Settings};
@@ -125,13 +125,6 @@ fn answer(events: &[ChatEvent]) -> chatsphere::features::chat::MessageView {
     }
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn a_bot_on_gemini_and_pinecone_answers_with_citations_from_its_own_namespace(db: PgPool) {
@@ -194,16 +187,42 @@ async fn pinecone_follows_disabled_and_deleted_documents_and_deleted_bots(db: Pg
     assert_eq!(answer(&events).finish_reason, Some(FinishReason::NotInKnowledge), "a disabled document is never used");
     documents::set_enabled(&db, ada.id, guide, true).await.unwrap();
 
+    // Pinecone is down when the document is deleted: the deletion waits in the outbox (the
+    // document is gone from PostgreSQL at once) and is carried out once Pinecone is back.
+    c.pinecone.fail_next(&vec![503; c.settings.pinecone.max_attempts as usize]); // every try of one outbox run
     let deleted = call(&c.app, "knowledge/delete", &[("id", &guide.to_string())], Some(ORIGIN), Some(&ada.cookie)).await;
     assert!(deleted.status.is_success(), "{}", deleted.body);
-    let p = c.pinecone.clone();
-    eventually("the document's vectors are gone", || p.ids(INDEX, &ns).is_empty()).await;
+    assert!(outbox::run_once(&db, &c.providers.vectors).await.unwrap(), "the deletion was queued");
+    let (attempts, error): (i32, Option<String>) = sqlx::query_as("SELECT attempts, last_error FROM vector_deletions").fetch_one(&db).await.unwrap();
+    assert_eq!(attempts, 1);
+    assert!(error.is_some_and(|e| !e.is_empty()), "the failure is recorded");
+    assert!(!c.pinecone.ids(INDEX, &ns).is_empty(), "Pinecone was unreachable");
+    assert!(!outbox::run_once(&db, &c.providers.vectors).await.unwrap(), "not retried before its backoff");
+    sqlx::query("UPDATE vector_deletions SET run_after = now()").execute(&db).await.unwrap();
+    drain_outbox(&c, &db).await;
+    assert!(c.pinecone.ids(INDEX, &ns).is_empty(), "the document's vectors are gone");
 
     ingest(&c, &db, &ada, "guide.md", HARBOUR).await;
     assert!(!c.pinecone.ids(INDEX, &ns).is_empty());
     let gone = call(&c.app, "bots/delete", &[("public_id", &ada.bot)], Some(ORIGIN), Some(&ada.cookie)).await;
     assert!(gone.status.is_success(), "{}", gone.body);
-    eventually("the bot's namespace is gone", || !p.namespaces(INDEX).contains(&ns)).await;
+    drain_outbox(&c, &db).await;
+    assert!(!c.pinecone.namespaces(INDEX).contains(&ns), "the bot's namespace is gone");
+
+    // Deleting an account removes the namespaces of all its bots.
+    let grace = owner(&c, &db, "grace@example.com").await;
+    ingest(&c, &db, &grace, "guide.md", HARBOUR).await;
+    let grace_ns = format!("bot-{}", grace.bot_id);
+    assert!(c.pinecone.namespaces(INDEX).contains(&grace_ns));
+    let closed = call(&c.app, "auth/delete_account", &[("password", "correct horse battery")], Some(ORIGIN), Some(&grace.cookie)).await;
+    assert!(closed.status.is_success(), "{}", closed.body);
+    drain_outbox(&c, &db).await;
+    assert!(!c.pinecone.namespaces(INDEX).contains(&grace_ns), "the account's namespaces are gone");
+}
+
+async fn drain_outbox(c: &Cloud, db: &PgPool) {
+    while outbox::run_once(db, &c.providers.vectors).await.unwrap() {}
+    assert_eq!(outbox::pending(db).await.unwrap(), 0, "every deletion was carried out");
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -368,6 +387,7 @@ async fn switching_the_embedding_model_reindexes_in_the_background_while_the_old
     assert!(!c.gemini.requests().iter().any(|r| r.body["requests"][0]["taskType"] == "RETRIEVAL_QUERY"), "the question was embedded locally");
 
     assert!(reindex::run_once(&db, &c.providers, 60).await.unwrap());
+    drain_outbox(&c, &db).await;
     let bot = bots::get(&db, ada.id, &ada.bot).await.unwrap();
     assert_eq!((bot.index.live.as_str(), bot.index.done, bot.index.total, bot.index.error), (GEMINI_SPACE, 1, 1, None));
     let spaces: Vec<String> = sqlx::query_scalar("SELECT DISTINCT embedder FROM chunk_vectors WHERE bot_id = $1").bind(ada.bot_id).fetch_all(&db).await.unwrap();

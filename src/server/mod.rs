@@ -12,6 +12,7 @@ pub mod mail;
 pub mod refusals;
 pub mod security_headers;
 pub mod settings;
+pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -212,11 +212,17 @@ pub struct ChatSettings {
     /// Answers one account's bots may give in 24 hours (each may cost the operator's model
     /// key); regenerated answers count too.
     pub answers_per_day: i64,
+    /// How often an answer being written saves its text so far (and renews its lease), so a
+    /// process killed mid-answer loses at most this much of what the reader saw.
+    pub checkpoint_millis: u64,
+    /// How long an answer's lease lasts without a checkpoint; after it, any process treats the
+    /// answer as interrupted. Several checkpoints long, so a slow database write is not a death.
+    pub answer_lease_secs: i64,
 }
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        Self { history_tokens: 1500, question_max_chars: 4000, answers_per_day: 2000 }
+        Self { history_tokens: 1500, question_max_chars: 4000, answers_per_day: 2000, checkpoint_millis: 1000, answer_lease_secs: 10 }
     }
 }
 
@@ -363,6 +369,8 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Time a request may take until its response starts: a body dripped in slowly is cut off.
     pub request_timeout_secs: u64,
+    /// On SIGTERM, how long open streams and jobs get to end before the process exits anyway.
+    pub shutdown_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -424,6 +432,7 @@ impl Default for ServerSettings {
             reload_port: 3001,
             max_body_bytes: 4 * 1024 * 1024,
             request_timeout_secs: 300,
+            shutdown_secs: 20,
         }
     }
 }

@@ -5,6 +5,8 @@ use crate::app::{shell, App};
 use axum::extract::{MatchedPath, State};
 use axum::routing::get;
 use axum::{middleware, Router};
+use crate::features::chat::server::live::Halt;
+use std::future::IntoFuture;
 use http::{Request, StatusCode};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
@@ -41,8 +43,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Ready means the database answers, so a load balancer stops sending traffic without it.
+/// Ready means the database answers and the process is not shutting down, so a load balancer
+/// stops sending traffic to a process that cannot serve it.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.shutdown.is_requested() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
     match sqlx::query("SELECT 1").execute(&state.db).await {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(error) => {
@@ -65,37 +71,68 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(mail = mailer.is_some(), "password-reset mail {}", if mailer.is_some() { "on" } else { "off (mail.smtp_url is empty)" });
     let state = AppState::new(pool, settings, providers).with_mailer(mailer);
     spawn_housekeeping(&state);
-    spawn_workers(&state);
+    tokio::spawn(crate::features::chat::server::live::stop_listener(state.db.clone(), state.live.clone()));
+    let workers = spawn_workers(&state);
 
     let addr: SocketAddr = state.leptos_options.site_addr;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("ChatSphere listening on http://{addr}");
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("shut down cleanly");
+    let stopping = state.clone();
+    let server = axum::serve(listener, router(state.clone()).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // New connections are refused from here; answers being written end now with their
+        // text kept, and workers hand their jobs back to the queue.
+        stopping.shutdown.begin();
+        let answers = stopping.live.halt_all(Halt::Shutdown);
+        tracing::info!(answers, "shutting down: open answers closed, jobs handed back");
+    });
+    let deadline = Duration::from_secs(state.settings.server.shutdown_secs);
+    let past_deadline = async {
+        state.shutdown.requested().await;
+        tokio::time::sleep(deadline).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served?,
+        _ = past_deadline => tracing::warn!(secs = deadline.as_secs(), "shutdown deadline passed with connections still open; exiting"),
+    }
+    // The last answers store their end, and the workers give back their jobs, within the deadline.
+    let settled = async {
+        while state.live.count() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        futures::future::join_all(workers).await;
+    };
+    if tokio::time::timeout(deadline, settled).await.is_err() {
+        tracing::warn!("answers or jobs still running at the shutdown deadline; their leases hand them to another process");
+    }
+    tracing::info!("shut down");
     Ok(())
 }
 
-fn spawn_workers(state: &AppState) {
+fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
-    for n in 0..state.settings.knowledge.workers {
-        let worker = format!("{host}:{}:{n}", std::process::id());
-        tokio::spawn(crate::features::knowledge::server::worker::run(
-            state.db.clone(),
-            state.settings.knowledge.clone(),
-            state.providers.clone(),
-            worker,
-        ));
-    }
+    (0..state.settings.knowledge.workers)
+        .map(|n| {
+            let worker = format!("{host}:{}:{n}", std::process::id());
+            tokio::spawn(crate::features::knowledge::server::jobs::run(
+                state.db.clone(),
+                state.settings.knowledge.clone(),
+                state.providers.clone(),
+                worker,
+                state.shutdown.clone(),
+            ))
+        })
+        .collect()
 }
 
 fn spawn_housekeeping(state: &AppState) {
     let db = state.db.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
+            // Answers whose writer died; every process sweeps (the UPDATE is idempotent).
+            let _ = crate::features::chat::server::store::close_abandoned(&db).await;
             if let Ok(n) = crate::features::auth::server::sessions::purge_expired(&db).await {
                 tracing::debug!(purged = n, "expired sessions removed");
             }

@@ -50,13 +50,8 @@ pub async fn duplicate_bot(public_id: String) -> Result<Bot, AppError> {
 #[server(endpoint = "bots/delete")]
 pub async fn delete_bot(public_id: String) -> Result<(), AppError> {
     let caller = crate::features::auth::server::require_user().await?;
-    let bot = super::server::delete(&caller.state.db, caller.user.id, &public_id).await?;
-    let vectors = caller.state.providers.vectors.clone();
-    tokio::spawn(async move {
-        if let Err(error) = vectors.delete_bot(bot).await {
-            tracing::warn!(%error, %bot, "vectors of a deleted bot were not removed");
-        }
-    });
+    // Its vectors in a remote store go through the deletion outbox.
+    super::server::delete(&caller.state.db, caller.user.id, &public_id).await?;
     Ok(())
 }
 

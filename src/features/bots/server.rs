@@ -281,7 +281,9 @@ pub async fn duplicate(db: &PgPool, limits: &BotLimits, owner: Uuid, public_id: 
 /// remote vector store can be told.
 #[instrument(skip(db))]
 pub async fn delete(db: &PgPool, owner: Uuid, public_id: &str) -> Result<Uuid, AppError> {
-    let id: Option<Uuid> = sqlx::query_scalar("DELETE FROM bots WHERE public_id = $1 AND owner_id = $2 RETURNING id")
+    // The vector store's deletion is queued in the same statement (see providers::vectors::outbox).
+    let forget = crate::providers::vectors::outbox::forget_bots_sql("b");
+    let id: Option<Uuid> = sqlx::query_scalar(&format!("WITH b AS (DELETE FROM bots WHERE public_id = $1 AND owner_id = $2 RETURNING id), q AS ({forget}) SELECT id FROM b"))
         .bind(public_id)
         .bind(owner)
         .fetch_optional(db)

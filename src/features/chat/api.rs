@@ -36,17 +36,11 @@ pub async fn list_conversations(bot_id: String) -> Result<Vec<ConversationSummar
 
 #[server(endpoint = "chat/conversation")]
 pub async fn get_conversation(conversation_id: String) -> Result<ConversationView, AppError> {
-    use super::MessageStatus;
     let caller = crate::features::auth::server::require_user().await?;
     let state = &caller.state;
     let id = parse_id(&conversation_id, "Conversation")?;
     let (conversation, _, _) = super::server::store::owned_conversation(&state.db, caller.user.id, id).await?;
-    let mut messages = super::server::store::messages(&state.db, id).await?;
-    // An answer left "streaming" by a server that stopped will never finish: offer a retry.
-    for m in messages.iter_mut().filter(|m| m.status == MessageStatus::Streaming && !state.live.is_live(m.id)) {
-        m.status = MessageStatus::Failed;
-        m.error = Some("The answer was interrupted; try again.".into());
-    }
+    let messages = super::server::store::messages(&state.db, id).await?;
     Ok(ConversationView { conversation, messages })
 }
 
@@ -90,7 +84,7 @@ pub async fn regenerate_answer(conversation_id: String) -> Result<TextStream<App
 pub async fn stop_answer(message_id: String) -> Result<bool, AppError> {
     let caller = crate::features::auth::server::require_user().await?;
     let id = parse_id(&message_id, "Message")?;
-    Ok(caller.state.live.stop(id, caller.user.id))
+    super::server::store::request_stop(&caller.state.db, id, caller.user.id).await
 }
 
 /// `rating`: 1 thumbs up, -1 thumbs down, 0 takes the rating back.

@@ -109,7 +109,7 @@ pub struct UploadResult {
 #[server(endpoint = "knowledge/delete")]
 pub async fn delete_document(id: Uuid) -> Result<(), AppError> {
     let caller = crate::features::auth::server::require_user().await?;
-    super::server::intake::delete(&caller.state.db, &caller.state.providers, caller.user.id, id).await
+    super::server::intake::delete(&caller.state.db, caller.user.id, id).await
 }
 
 #[server(endpoint = "knowledge/set_enabled")]

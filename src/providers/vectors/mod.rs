@@ -2,6 +2,7 @@
 //! searches exactly in-process; a hosted store (Pinecone) implements the same trait with a
 //! namespace per bot.
 
+pub mod outbox;
 pub mod pinecone;
 pub mod postgres;
 

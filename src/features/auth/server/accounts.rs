@@ -186,7 +186,13 @@ pub async fn delete_account(db: &PgPool, rules: &AuthSettings, user_id: Uuid, pa
         AppError::Invalid { .. } => AppError::invalid("password", "That password is not correct."),
         other => other,
     })?;
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(db).await?;
+    // The vector store forgets the account's bots (their namespaces) through the outbox,
+    // queued in the same statement.
+    let forget = crate::providers::vectors::outbox::forget_bots_sql("b");
+    sqlx::query(&format!("WITH b AS (SELECT id FROM bots WHERE owner_id = $1), q AS ({forget}) DELETE FROM users WHERE id = $1"))
+        .bind(user_id)
+        .execute(db)
+        .await?;
     tracing::info!("account deleted");
     Ok(())
 }

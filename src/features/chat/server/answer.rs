@@ -4,7 +4,8 @@
 //! stream is dropped, closing its request) when the user presses Stop or goes away.
 
 use super::store::{self, Outcome, Retrieval};
-use super::{live::LiveAnswer, prompt};
+use super::live::{Halt, LiveAnswer};
+use super::prompt;
 use crate::error::AppError;
 use crate::features::bots::{Bot, BotSettings};
 use crate::features::chat::{ChatEvent, ConversationSummary, FinishReason, MessageView, SourceView};
@@ -50,20 +51,17 @@ pub async fn ask(state: &AppState, owner: Uuid, bot_public_id: &str, conversatio
         }
         None => store::create(&state.db, bot_id, owner, &prompt::title_from(text)).await?,
     };
-    answer_in(state, owner, bot_id, bot, conversation, text, started).await
+    answer_in(state, bot_id, bot, conversation, text, started).await
 }
 
-/// Stores `text` as the next question of `conversation` (already checked to be the asker's)
-/// and starts answering it. `owner` is the bot's owner: their answer allowance was checked, and
-/// they may Stop it.
-pub async fn answer_in(state: &AppState, owner: Uuid, bot_id: Uuid, bot: Bot, conversation: ConversationSummary, text: &str, started: Instant) -> Result<AnswerStream, AppError> {
-    answer(state, Asking { owner, bot_id, bot, conversation, started, history: None }, text).await
+/// Stores `text` as the next question of `conversation` (already checked to be the asker's,
+/// the bot owner's answer allowance checked too) and starts answering it.
+pub async fn answer_in(state: &AppState, bot_id: Uuid, bot: Bot, conversation: ConversationSummary, text: &str, started: Instant) -> Result<AnswerStream, AppError> {
+    answer(state, Asking { bot_id, bot, conversation, started, history: None }, text).await
 }
 
 /// A question about to be answered in a conversation already checked to be the asker's.
 pub struct Asking {
-    /// The bot's owner: their answer allowance was checked, and they may Stop it.
-    pub owner: Uuid,
     pub bot_id: Uuid,
     pub bot: Bot,
     pub conversation: ConversationSummary,
@@ -75,9 +73,9 @@ pub struct Asking {
 
 /// Stores `text` as the next question and starts answering it.
 pub async fn answer(state: &AppState, asking: Asking, text: &str) -> Result<AnswerStream, AppError> {
-    let Asking { owner, bot_id, bot, conversation, started, history } = asking;
+    let Asking { bot_id, bot, conversation, started, history } = asking;
     let question = store::add_question(&state.db, conversation.id, bot_id, text).await?;
-    begin(state, Ask { owner, bot_id, bot, conversation, question, started, history }).await
+    begin(state, Ask { bot_id, bot, conversation, question, started, history }).await
 }
 
 /// Answers the conversation's last question again, replacing the answer it had.
@@ -87,7 +85,7 @@ pub async fn regenerate(state: &AppState, owner: Uuid, conversation: Uuid) -> Re
     let (_, bot) = store::owned_bot(&state.db, owner, &public_id).await?;
     ensure_answer_allowance(&state.db, owner, state.settings.chat.answers_per_day).await?;
     let question = store::reopen_last_question(&state.db, conversation.id).await?;
-    begin(state, Ask { owner, bot_id, bot, conversation, question, started, history: None }).await
+    begin(state, Ask { bot_id, bot, conversation, question, started, history: None }).await
 }
 
 /// Each answer may cost the operator's model key: an account's bots give at most `per_day` in
@@ -109,7 +107,6 @@ pub async fn ensure_answer_allowance(db: &PgPool, owner: Uuid, per_day: i64) -> 
 }
 
 struct Ask {
-    owner: Uuid,
     bot_id: Uuid,
     bot: Bot,
     conversation: ConversationSummary,
@@ -120,8 +117,9 @@ struct Ask {
 
 async fn begin(state: &AppState, ask: Ask) -> Result<AnswerStream, AppError> {
     let s = &ask.bot.settings;
-    let answer = store::start_answer(&state.db, ask.conversation.id, ask.bot_id, &s.llm_provider, &s.llm_model).await?;
-    let live = state.live.start(answer, ask.owner);
+    let lease = state.settings.chat.answer_lease_secs;
+    let answer = store::start_answer(&state.db, ask.conversation.id, ask.bot_id, &s.llm_provider, &s.llm_model, lease).await?;
+    let live = state.live.start(answer);
     // Room for a burst of words; a reader slower than that slows the writer down.
     let (tx, rx) = mpsc::channel::<String>(64);
     let started = ChatEvent::Started { conversation: ask.conversation.clone(), question: ask.question.clone(), answer_id: answer };
@@ -131,11 +129,15 @@ async fn begin(state: &AppState, ask: Ask) -> Result<AnswerStream, AppError> {
 }
 
 async fn run(state: AppState, ask: Ask, answer: Uuid, live: LiveAnswer, tx: mpsc::Sender<String>) {
-    let outcome = write(&state, &ask, answer, live.stop.clone(), &tx).await.unwrap_or_else(|reason| Outcome {
+    let (written, snapshot) = watch::channel(String::new());
+    let keeper = tokio::spawn(keep(state.clone(), answer, snapshot));
+    let outcome = write(&state, &ask, answer, live.halt.clone(), &written, &tx).await.unwrap_or_else(|reason| Outcome {
         failed: Some(reason),
         finish_reason: Some(FinishReason::Error),
         ..Outcome::default()
     });
+    // The final write below supersedes any checkpoint (which only touches a `streaming` row).
+    keeper.abort();
     let outcome = Outcome { total_ms: ask.started.elapsed().as_millis() as i32, ..outcome };
     match store::finish_answer(&state.db, answer, ask.conversation.id, ask.bot_id, &outcome).await {
         Ok(view) => {
@@ -144,6 +146,32 @@ async fn run(state: AppState, ask: Ask, answer: Uuid, live: LiveAnswer, tx: mpsc
         Err(e) => tracing::error!(%answer, error = %e, "could not store the end of an answer"),
     }
     drop(live);
+}
+
+/// Keeps an answer being written durable: every `chat.checkpoint_millis` the text written so
+/// far goes to PostgreSQL with a renewed lease, so a process killed mid-answer leaves what its
+/// reader saw (up to the last checkpoint) for every process to show; and a Stop asked for
+/// through a process whose notification did not arrive is read back from the row.
+async fn keep(state: AppState, answer: Uuid, mut written: watch::Receiver<String>) {
+    let chat = &state.settings.chat;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(chat.checkpoint_millis.max(50)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let text = match written.has_changed() {
+            Ok(true) => Some(written.borrow_and_update().clone()),
+            Ok(false) => None,
+            Err(_) => return, // the writer is done
+        };
+        match store::checkpoint(&state.db, answer, text.as_deref(), chat.answer_lease_secs).await {
+            Ok(Some(true)) => state.live.halt(answer, Halt::Stop),
+            Ok(Some(false)) => {}
+            Ok(None) => return,
+            // The next checkpoint carries the text; the lease outlasts several misses.
+            Err(error) => tracing::warn!(%answer, %error, "answer checkpoint failed"),
+        }
+    }
 }
 
 /// What retrieval found: the searched text, the passages that passed the bot's minimum
@@ -204,7 +232,7 @@ pub fn request(s: &BotSettings, question: &str, history: &[Turn], history_tokens
 }
 
 /// Writes the answer; `Err` is a reason the user can read, stored with the failed answer.
-async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut stop: watch::Receiver<bool>, tx: &mpsc::Sender<String>) -> Result<Outcome, String> {
+async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Receiver<Halt>, written: &watch::Sender<String>, tx: &mpsc::Sender<String>) -> Result<Outcome, String> {
     let s = &ask.bot.settings;
     let db = &state.db;
     let stored = |e: AppError| {
@@ -244,7 +272,15 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut stop: watch::Recei
     loop {
         let event = tokio::select! {
             biased;
-            _ = stop.changed() => { finish = Some(FinishReason::Cancelled); break; }
+            _ = halt.changed() => {
+                if *halt.borrow() == Halt::Shutdown {
+                    out.failed = Some("The server restarted while answering; try again.".into());
+                    finish = Some(FinishReason::Interrupted);
+                } else {
+                    finish = Some(FinishReason::Cancelled);
+                }
+                break;
+            }
             _ = tx.closed() => { finish = Some(FinishReason::Cancelled); break; }
             event = stream.next() => event,
         };
@@ -253,6 +289,7 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut stop: watch::Recei
             Some(Ok(LlmEvent::Text(text))) => {
                 out.ttft_ms.get_or_insert(ask.started.elapsed().as_millis() as i32);
                 out.content.push_str(&text);
+                written.send_modify(|w| w.push_str(&text));
                 if tx.send(ChatEvent::Delta { text }.to_line()).await.is_err() {
                     finish = Some(FinishReason::Cancelled);
                     break;

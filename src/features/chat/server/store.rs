@@ -124,8 +124,16 @@ struct MessageRow {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
-const MESSAGE_COLUMNS: &str = "id, role, content, status, error, finish_reason, answered, feedback, feedback_comment, provider, model,
-    ttft_ms, total_ms, tokens_in, tokens_out, created_at";
+/// An answer still `streaming` past its lease was being written by a process that died: it is
+/// read as interrupted (with the text of its last checkpoint) by every process, before the
+/// sweeper (`close_abandoned`) gets to it.
+const MESSAGE_COLUMNS: &str = "id, role, content,
+    CASE WHEN status = 'streaming' AND coalesce(lease_until, '-infinity') < now() THEN 'interrupted' ELSE status END AS status,
+    CASE WHEN status = 'streaming' AND coalesce(lease_until, '-infinity') < now() THEN 'interrupted' ELSE finish_reason END AS finish_reason,
+    error, answered, feedback, feedback_comment, provider, model, ttft_ms, total_ms, tokens_in, tokens_out, created_at";
+
+/// What a reader is told about an answer whose writer died.
+pub const INTERRUPTED: &str = "The answer was interrupted; try again.";
 
 /// Messages matching `filter` (a condition on `messages` with `$1`), in conversation order,
 /// with their sources.
@@ -145,10 +153,10 @@ async fn load(db: &PgPool, filter: &str, id: Uuid) -> Result<Vec<MessageView>, A
             content: r.content,
             status: match r.status.as_str() {
                 "streaming" => MessageStatus::Streaming,
-                "failed" => MessageStatus::Failed,
+                "failed" | "interrupted" => MessageStatus::Failed,
                 _ => MessageStatus::Complete,
             },
-            error: r.error,
+            error: if r.status == "interrupted" { Some(INTERRUPTED.into()) } else { r.error },
             finish_reason: r.finish_reason.as_deref().and_then(FinishReason::parse),
             answered: r.answered,
             feedback: r.feedback,
@@ -214,16 +222,70 @@ pub async fn add_question(db: &PgPool, conversation: Uuid, bot: Uuid, text: &str
     message(db, id).await
 }
 
-pub async fn start_answer(db: &PgPool, conversation: Uuid, bot: Uuid, provider: &str, model: &str) -> Result<Uuid, AppError> {
+/// A new answer, `streaming` under a lease of `lease_secs` that its writer renews.
+pub async fn start_answer(db: &PgPool, conversation: Uuid, bot: Uuid, provider: &str, model: &str, lease_secs: i64) -> Result<Uuid, AppError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO messages (conversation_id, bot_id, role, status, provider, model) VALUES ($1, $2, 'assistant', 'streaming', $3, $4) RETURNING id",
+        "INSERT INTO messages (conversation_id, bot_id, role, status, provider, model, lease_until)
+         VALUES ($1, $2, 'assistant', 'streaming', $3, $4, now() + make_interval(secs => $5)) RETURNING id",
     )
     .bind(conversation)
     .bind(bot)
     .bind(provider)
     .bind(model)
+    .bind(lease_secs as f64)
     .fetch_one(db)
     .await?)
+}
+
+/// Saves the text written so far (`None`: unchanged) and renews the lease. Returns whether a
+/// Stop was asked for, or `None` once the answer is no longer being written.
+pub async fn checkpoint(db: &PgPool, answer: Uuid, text: Option<&str>, lease_secs: i64) -> Result<Option<bool>, AppError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE messages SET content = coalesce($2, content), lease_until = now() + make_interval(secs => $3)
+          WHERE id = $1 AND status = 'streaming'
+         RETURNING stop_requested",
+    )
+    .bind(answer)
+    .bind(text)
+    .bind(lease_secs as f64)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The channel on which Stops reach the process writing the answer.
+pub const STOP_CHANNEL: &str = "answer_stop";
+
+/// Asks the answer's writer, in whichever process it runs, to stop: false when `owner`'s bots
+/// have no such answer being written. The owner is checked here, in SQL.
+pub async fn request_stop(db: &PgPool, answer: Uuid, owner: Uuid) -> Result<bool, AppError> {
+    let stopped: Option<Uuid> = sqlx::query_scalar(
+        "WITH s AS (UPDATE messages m SET stop_requested = true FROM bots b
+                     WHERE m.id = $1 AND m.status = 'streaming' AND m.lease_until > now() AND b.id = m.bot_id AND b.owner_id = $2
+                    RETURNING m.id)
+         SELECT id FROM s, LATERAL (SELECT pg_notify($3, s.id::text)) n",
+    )
+    .bind(answer)
+    .bind(owner)
+    .bind(STOP_CHANNEL)
+    .fetch_optional(db)
+    .await?;
+    Ok(stopped.is_some())
+}
+
+/// The sweeper: answers whose writer died (lease run out) are closed for good as interrupted,
+/// keeping their checkpointed text, so analytics and history see what readers already see.
+pub async fn close_abandoned(db: &PgPool) -> Result<u64, AppError> {
+    let done = sqlx::query(
+        "UPDATE messages SET status = 'failed', finish_reason = 'interrupted', error = $1, lease_until = NULL
+          WHERE status = 'streaming' AND coalesce(lease_until, '-infinity') < now()",
+    )
+    .bind(INTERRUPTED)
+    .execute(db)
+    .await?;
+    if done.rows_affected() > 0 {
+        tracing::warn!(answers = done.rows_affected(), "closed answers whose writer stopped (marked interrupted)");
+    }
+    Ok(done.rows_affected())
 }
 
 pub struct Retrieval<'a> {
@@ -279,7 +341,7 @@ pub struct Outcome {
 pub async fn finish_answer(db: &PgPool, answer: Uuid, conversation: Uuid, bot: Uuid, o: &Outcome) -> Result<MessageView, AppError> {
     sqlx::query(
         "UPDATE messages SET content = $2, status = $3, error = $4, finish_reason = $5, answered = $6, ttft_ms = $7,
-                total_ms = $8, tokens_in = $9, tokens_out = $10
+                total_ms = $8, tokens_in = $9, tokens_out = $10, lease_until = NULL
           WHERE id = $1",
     )
     .bind(answer)

@@ -54,7 +54,7 @@ pub async fn start(state: &AppState, key: &ApiKey, q: Question<'_>) -> Result<An
         Some(c) => c,
         None => conversations::create(&state.db, key, bot_id, &prompt::title_from(text), q.person).await?,
     };
-    let asking = Asking { owner: key.owner, bot_id, bot, conversation, started, history: q.history };
+    let asking = Asking { bot_id, bot, conversation, started, history: q.history };
     Ok(answer::answer(state, asking, text).await?)
 }
 

@@ -126,12 +126,7 @@ pub async fn get_conversation(State(state): State<AppState>, Path((bot, id)): Pa
     let (bot_id, _) = access::usable_bot(&state.db, &key, &bot).await?;
     let id = id_param(&id, conversation_missing)?;
     let (conversation, created_at) = conversations::owned(&state.db, bot_id, id).await?;
-    let mut messages = chat_store::messages(&state.db, conversation.id).await?;
-    // An answer left "streaming" by a server that stopped will never finish.
-    for m in messages.iter_mut().filter(|m| m.status == MessageStatus::Streaming && !state.live.is_live(m.id)) {
-        m.status = MessageStatus::Failed;
-        m.error = Some("The answer was interrupted; ask again.".into());
-    }
+    let messages = chat_store::messages(&state.db, conversation.id).await?;
     Ok(Json(ConversationDetail { id: conversation.id, title: conversation.title, created_at, messages: messages.iter().map(MessageInfo::from).collect() }))
 }
 
@@ -228,6 +223,6 @@ pub async fn get_document(State(state): State<AppState>, Path((bot, id)): Path<(
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_document(State(state): State<AppState>, Path((bot, id)): Path<(String, String)>, Extension(key): Extension<ApiKey>) -> Result<StatusCode, ApiError> {
     let id = bot_document(&state, &key, &bot, &id).await?;
-    intake::delete(&state.db, &state.providers, key.owner, id).await?;
+    intake::delete(&state.db, key.owner, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -188,3 +188,13 @@ mod tests {
         assert_eq!(chunks.iter().map(|c| c.text.split_whitespace().count()).sum::<usize>(), 1000);
     }
 }
+
+/// What is embedded for a passage: its heading path ("Refunds › Digital goods" says what a
+/// terse passage is about), then its text.
+pub fn text_to_embed(heading_path: &str, text: &str) -> String {
+    if heading_path.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{heading_path}\n{text}")
+    }
+}

@@ -6,7 +6,6 @@ use super::store::{self, NewDocument};
 use super::{fetch, quota};
 use crate::error::AppError;
 use crate::features::knowledge::DocumentSummary;
-use crate::providers::Providers;
 use crate::server::settings::KnowledgeSettings;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -38,14 +37,8 @@ pub async fn add_file(db: &PgPool, limits: &KnowledgeSettings, owner: Uuid, bot:
 }
 
 /// Deletes a document everywhere. It is gone from every search at once (its chunks are); the
-/// vectors a remote store keeps are removed after the answer, with that store's retries.
-pub async fn delete(db: &PgPool, providers: &Providers, owner: Uuid, id: Uuid) -> Result<(), AppError> {
-    let bot = store::delete(db, owner, id).await?;
-    let vectors = providers.vectors.clone();
-    tokio::spawn(async move {
-        if let Err(error) = vectors.delete_document(bot, id).await {
-            tracing::warn!(%error, document = %id, "vectors of a deleted document were not removed");
-        }
-    });
+/// vectors a remote store keeps are removed by the deletion outbox, retried until done.
+pub async fn delete(db: &PgPool, owner: Uuid, id: Uuid) -> Result<(), AppError> {
+    store::delete(db, owner, id).await?;
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod chunk;
 pub mod extract;
 pub mod fetch;
 pub mod intake;
+pub mod jobs;
 pub mod queue;
 pub mod quota;
 pub mod reindex;

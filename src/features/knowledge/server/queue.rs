@@ -152,6 +152,24 @@ pub async fn give_up(db: &PgPool, job: &Job, worker: &str, error: &str) -> Resul
     Ok(())
 }
 
+/// Gives a job back on shutdown: pending again at once, this attempt not counted (the file did
+/// nothing wrong), its document shown as queued until another worker claims it.
+pub async fn release(db: &PgPool, job: &Job, worker: &str) -> Result<(), AppError> {
+    sqlx::query(
+        "WITH j AS (UPDATE ingestion_jobs
+                       SET state = 'pending', attempts = greatest(attempts - 1, 0), worker = NULL, lease_until = NULL,
+                           run_after = now(), updated_at = now()
+                     WHERE id = $1 AND worker = $2 AND state = 'running'
+                 RETURNING document_id)
+         UPDATE documents d SET status = 'queued', progress = 0, updated_at = now() FROM j WHERE d.id = j.document_id",
+    )
+    .bind(job.id)
+    .bind(worker)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// What the owner reads when a file's processing kept dying with its worker.
 pub const STOPPED_REPEATEDLY: &str =
     "Processing stopped without finishing several times (the server restarted or ran out of resources while working on this file); it will not be tried again on its own. Choose Reprocess to try once more.";

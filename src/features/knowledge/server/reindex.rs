@@ -4,7 +4,7 @@
 //! vectors are deleted. A worker holds a lease on the bot while it works (renewed per batch),
 //! so a crashed worker's bot is picked up by another; what was written is simply written again.
 
-use super::worker::text_to_embed;
+use super::chunk::text_to_embed;
 use crate::error::AppError;
 use crate::providers::embed::Purpose;
 use crate::providers::vectors::VectorRecord;
@@ -103,23 +103,23 @@ async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, targ
         }
     }
     // Nothing left: the new space goes live in one statement (only if it is still the choice).
-    let swapped = sqlx::query(
-        "UPDATE bots SET embedder = embedding_model, knowledge_version = knowledge_version + 1,
-                reindex_lease_until = NULL, reindex_error = NULL
-          WHERE id = $1 AND embedding_model = $2 AND embedder = $3",
+    // The old space is unreachable from then on; its vectors' deletion is queued in the same
+    // statement (see providers::vectors::outbox).
+    let swapped: i64 = sqlx::query_scalar(
+        "WITH s AS (UPDATE bots SET embedder = embedding_model, knowledge_version = knowledge_version + 1,
+                           reindex_lease_until = NULL, reindex_error = NULL
+                     WHERE id = $1 AND embedding_model = $2 AND embedder = $3 RETURNING id),
+              q AS (INSERT INTO vector_deletions (kind, bot_id, embedder) SELECT 'space', id, $3 FROM s)
+         SELECT count(*) FROM s",
     )
     .bind(bot)
     .bind(target)
     .bind(live)
-    .execute(db)
+    .fetch_one(db)
     .await
     .map_err(failed)?;
-    if swapped.rows_affected() == 1 {
+    if swapped == 1 {
         tracing::info!(documents = done.len(), "re-indexed; the new embedding space is live");
-        if let Err(error) = providers.vectors.delete_space(bot, live).await {
-            // Unreachable now (searches use the new space); only storage is wasted.
-            tracing::warn!(%error, "old vectors could not be deleted");
-        }
     }
     Ok(())
 }

@@ -230,7 +230,12 @@ pub async fn add_qa(db: &PgPool, owner: Uuid, bot_public_id: &str, question: &st
 /// Deletes the document; its original, chunks (and keyword index entries with them) and jobs
 /// go by cascade. Returns the bot it belonged to, so a remote vector store can be told.
 pub async fn delete(db: &PgPool, owner: Uuid, id: Uuid) -> Result<Uuid, AppError> {
-    let bot: Option<Uuid> = sqlx::query_scalar("DELETE FROM documents d USING bots b WHERE d.id = $1 AND b.id = d.bot_id AND b.owner_id = $2 RETURNING d.bot_id")
+    // The vector store's deletion is queued in the same statement (see providers::vectors::outbox).
+    let bot: Option<Uuid> = sqlx::query_scalar(
+        "WITH d AS (DELETE FROM documents d USING bots b WHERE d.id = $1 AND b.id = d.bot_id AND b.owner_id = $2 RETURNING d.bot_id, d.id),
+              q AS (INSERT INTO vector_deletions (kind, bot_id, document_id) SELECT 'document', bot_id, id FROM d)
+         SELECT bot_id FROM d",
+    )
         .bind(id)
         .bind(owner)
         .fetch_optional(db)

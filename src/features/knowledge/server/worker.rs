@@ -13,6 +13,7 @@ use crate::providers::vectors::{VectorError, VectorRecord};
 use crate::providers::Providers;
 use crate::features::knowledge::DocStatus;
 use crate::server::settings::KnowledgeSettings;
+use crate::server::shutdown::Shutdown;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -25,6 +26,8 @@ enum RunError {
     Unreadable(#[from] Unreadable),
     #[error("the job was taken over by another worker")]
     LostLease,
+    #[error("the process is shutting down")]
+    ShuttingDown,
     #[error("{0}")]
     Transient(String),
 }
@@ -56,28 +59,14 @@ impl From<sqlx::Error> for RunError {
     }
 }
 
-/// Works the queue until the process stops: the watchdog first, then one job at a time.
-pub async fn run(db: PgPool, settings: KnowledgeSettings, providers: Providers, worker: String) {
-    tracing::info!(%worker, "ingestion worker started");
-    loop {
-        // Documents first (people wait for them), then bots being re-indexed.
-        let work = match run_once(&db, &settings, &providers, &worker).await {
-            Ok(false) => super::reindex::run_once(&db, &providers, settings.lease_secs).await,
-            other => other,
-        };
-        match work {
-            Ok(true) => continue,
-            Ok(false) => tokio::time::sleep(Duration::from_millis(settings.poll_millis)).await,
-            Err(error) => {
-                tracing::error!(?error, "ingestion worker could not reach the queue");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-        }
-    }
-}
-
 /// Requeues expired leases, then claims and runs one job. False when there was nothing to do.
 pub async fn run_once(db: &PgPool, settings: &KnowledgeSettings, providers: &Providers, worker: &str) -> Result<bool, AppError> {
+    run_once_until(db, settings, providers, worker, &Shutdown::default()).await
+}
+
+/// `run_once`, giving the job back to the queue (its attempt not counted) if `shutdown` begins
+/// while it runs, so another process picks it up at once instead of after its lease.
+pub async fn run_once_until(db: &PgPool, settings: &KnowledgeSettings, providers: &Providers, worker: &str, shutdown: &Shutdown) -> Result<bool, AppError> {
     queue::requeue_expired(db, settings.max_attempts).await?;
     let Some(job) = queue::claim(db, worker, settings.lease_secs).await? else {
         return Ok(false);
@@ -90,11 +79,16 @@ pub async fn run_once(db: &PgPool, settings: &KnowledgeSettings, providers: &Pro
     let result = tokio::select! {
         result = process(db, settings, providers, &job, worker) => result,
         _ = lease_lost => Err(RunError::LostLease),
+        _ = shutdown.requested() => Err(RunError::ShuttingDown),
     };
     heartbeat.abort();
     match result {
         Ok(()) => tracing::info!("document ready"),
         Err(RunError::LostLease) => tracing::warn!("lease lost; another worker finishes this document"),
+        Err(RunError::ShuttingDown) => {
+            queue::release(db, &job, worker).await?;
+            tracing::info!("shutting down: the job went back to the queue");
+        }
         Err(RunError::Unreadable(reason)) => {
             tracing::info!(%reason, "document cannot be read");
             queue::give_up(db, &job, worker, &reason.0).await?;
@@ -309,15 +303,7 @@ async fn embed_chunks(db: &PgPool, embedder: &dyn Embedder, document: Uuid, chun
 }
 
 pub fn embedding_text(chunk: &Chunk) -> String {
-    text_to_embed(&chunk.heading_path, &chunk.text)
-}
-
-pub fn text_to_embed(heading_path: &str, text: &str) -> String {
-    if heading_path.is_empty() {
-        text.to_owned()
-    } else {
-        format!("{heading_path}\n{text}")
-    }
+    chunk::text_to_embed(&chunk.heading_path, &chunk.text)
 }
 
 /// One round trip for the whole set, through arrays; returns the chunk ids in input order, or

@@ -8,7 +8,7 @@ use super::visitors::{self, Visitor};
 use super::{conversations, counts, page, tickets};
 use crate::error::AppError;
 use crate::features::chat::server::{answer, prompt};
-use crate::features::chat::{markdown, ChatEvent, MessageStatus, MessageView, Role, SourceView};
+use crate::features::chat::{markdown, ChatEvent, MessageView, Role, SourceView};
 use crate::features::public::{normalise_site, site_allowed};
 use crate::server::state::AppState;
 use axum::body::Body;
@@ -236,12 +236,7 @@ async fn read_conversation(State(state): State<AppState>, Path((public_id, id)):
         let (bot, visitor) = caller(&state, &headers, &public_id).await?;
         let id = Uuid::parse_str(&id).map_err(|_| conversations::not_found())?;
         let conversation = conversations::owned(&state.db, &visitor, id).await?;
-        let mut messages = crate::features::chat::server::store::messages(&state.db, conversation.id).await?;
-        // An answer left "streaming" by a server that stopped will never finish.
-        for m in messages.iter_mut().filter(|m| m.status == MessageStatus::Streaming && !state.live.is_live(m.id)) {
-            m.status = MessageStatus::Failed;
-            m.error = Some("The answer was interrupted; ask again.".into());
-        }
+        let messages = crate::features::chat::server::store::messages(&state.db, conversation.id).await?;
         let show = bot.publishing.show_sources;
         Ok::<_, AppError>(json!({ "id": conversation.id, "messages": messages.iter().map(|m| public_message(m, show)).collect::<Vec<_>>() }))
     };
@@ -290,7 +285,7 @@ async fn send(State(state): State<AppState>, Path(public_id): Path<String>, head
             None => conversations::create(&state.db, &visitor, &prompt::title_from(text), ask.page_url.as_deref()).await?,
         };
         let show = bot.publishing.show_sources;
-        let stream = answer::answer_in(&state, bot.owner, bot.id, bot.bot, conversation, text, started).await?;
+        let stream = answer::answer_in(&state, bot.id, bot.bot, conversation, text, started).await?;
         Ok(Ok((stream, show)))
     };
     match begun.await {
@@ -337,7 +332,10 @@ async fn own_message(state: &AppState, headers: &HeaderMap, public_id: &str, mes
 
 async fn stop(State(state): State<AppState>, Path(public_id): Path<String>, headers: HeaderMap, Json(r): Json<MessageRef>) -> Response {
     match own_message(&state, &headers, &public_id, r.message).await {
-        Ok((bot, _)) => Json(json!({ "stopped": state.live.stop(r.message, bot.owner) })).into_response(),
+        Ok((bot, _)) => match crate::features::chat::server::store::request_stop(&state.db, r.message, bot.owner).await {
+            Ok(stopped) => Json(json!({ "stopped": stopped })).into_response(),
+            Err(e) => refuse(e),
+        },
         Err(e) => refuse(e),
     }
 }
