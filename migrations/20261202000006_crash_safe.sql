@@ -10,20 +10,24 @@ ALTER TABLE messages
 CREATE INDEX messages_streaming_idx ON messages (lease_until) WHERE status = 'streaming';
 
 -- Vectors a remote store must forget (a deleted document, bot or account, a dropped embedding
--- space), kept until the store confirms, retried with backoff: never a fire-and-forget task
--- that a restart loses. No foreign keys: what they name is already gone.
+-- space, a document's versions that are no longer live), kept until the store confirms,
+-- retried with backoff: never a fire-and-forget task that a restart loses. No foreign keys:
+-- what they name is already gone.
 CREATE TABLE vector_deletions (
     id          bigserial PRIMARY KEY,
-    kind        text NOT NULL CHECK (kind IN ('document', 'bot', 'space')),
+    kind        text NOT NULL CHECK (kind IN ('document', 'retire', 'bot', 'space')),
     bot_id      uuid NOT NULL,
     document_id uuid,
     embedder    text,
+    -- 'retire': the live version; every other version's records go.
+    generation  integer,
     attempts    integer NOT NULL DEFAULT 0,
     run_after   timestamptz NOT NULL DEFAULT now(),
     lease_until timestamptz,
     last_error  text,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    CHECK ((kind = 'document') = (document_id IS NOT NULL)),
+    CHECK ((kind IN ('document', 'retire')) = (document_id IS NOT NULL)),
+    CHECK ((kind = 'retire') = (generation IS NOT NULL)),
     CHECK ((kind = 'space') = (embedder IS NOT NULL))
 );
 CREATE INDEX vector_deletions_due_idx ON vector_deletions (run_after);

@@ -88,6 +88,7 @@ async fn ingest(c: &Cloud, db: &PgPool, o: &Owner, name: &str, text: &str) -> Uu
     let (doc, _) = documents::add(db, o.id, &o.bot, doc).await.unwrap();
     let knowledge = KnowledgeSettings { chunk_tokens: 40, chunk_overlap_tokens: 0, ..common::knowledge_settings() };
     while worker::run_once(db, &knowledge, &c.providers, "test").await.unwrap() {}
+    drain_outbox(c, db).await; // as the workers' loop does next
     let (status, error): (String, Option<String>) = sqlx::query_as("SELECT status, error FROM documents WHERE id = $1").bind(doc.id).fetch_one(db).await.unwrap();
     assert_eq!(status, "ready", "{error:?}");
     doc.id
@@ -145,7 +146,7 @@ async fn a_bot_on_gemini_and_pinecone_answers_with_citations_from_its_own_namesp
     want.sort();
     assert_eq!(spaces, want, "one namespace per bot");
     let ids = c.pinecone.ids(INDEX, &format!("bot-{}", ada.bot_id));
-    assert!(!ids.is_empty() && ids.iter().all(|id| id.contains("#0000")), "{{document}}#{{ordinal:05}}: {ids:?}");
+    assert!(!ids.is_empty() && ids.iter().all(|id| id.contains("#1#0000")), "{{document}}#{{generation}}#{{ordinal:05}}: {ids:?}");
     let embed_calls: Vec<_> = c.gemini.requests().into_iter().filter(|r| r.method == "batchEmbedContents").collect();
     assert_eq!(embed_calls[0].body["requests"][0]["taskType"], "RETRIEVAL_DOCUMENT");
 
@@ -265,7 +266,7 @@ async fn pinecone_upserts_stay_under_its_limits_and_a_bad_key_reads_plainly(db: 
     let c = cloud(&db).await;
     let pinecone = store(&c, &db, PINECONE_KEY);
     let (bot, doc) = (Uuid::new_v4(), Uuid::new_v4());
-    let records: Vec<VectorRecord> = (0..1500).map(|i| VectorRecord { chunk_id: i, document_id: doc, ordinal: i as i32, vector: (0..768).map(|d| ((i as usize * 7 + d) % 13) as f32 / 13.0 + 0.01).collect() }).collect();
+    let records: Vec<VectorRecord> = (0..1500).map(|i| VectorRecord { chunk_id: i, document_id: doc, generation: 1, ordinal: i as i32, vector: (0..768).map(|d| ((i as usize * 7 + d) % 13) as f32 / 13.0 + 0.01).collect() }).collect();
     pinecone.upsert(bot, GEMINI_SPACE, records).await.unwrap();
     let upserts: Vec<_> = c.pinecone.writes().into_iter().filter(|w| w.0 == "/vectors/upsert").collect();
     assert!(upserts.len() >= 2, "{upserts:?}");
@@ -273,10 +274,15 @@ async fn pinecone_upserts_stay_under_its_limits_and_a_bad_key_reads_plainly(db: 
     assert_eq!(upserts.iter().map(|w| w.2).sum::<usize>(), 1500);
     assert_eq!(c.pinecone.ids(INDEX, &format!("bot-{bot}")).len(), 1500);
 
-    // A shorter new version of the document leaves no old tail behind.
-    let shorter: Vec<VectorRecord> = (0..3).map(|i| VectorRecord { chunk_id: i, document_id: doc, ordinal: i as i32, vector: vec![0.5; 768] }).collect();
+    // A new version's records go in beside the live one's (a crash before the swap leaves the
+    // live records whole); retiring the old version after the swap removes it, tail included.
+    let shorter: Vec<VectorRecord> = (0..3).map(|i| VectorRecord { chunk_id: i, document_id: doc, generation: 2, ordinal: i as i32, vector: vec![0.5; 768] }).collect();
     pinecone.upsert(bot, GEMINI_SPACE, shorter).await.unwrap();
-    assert_eq!(c.pinecone.ids(INDEX, &format!("bot-{bot}")), [format!("{doc}#00000"), format!("{doc}#00001"), format!("{doc}#00002")]);
+    assert_eq!(c.pinecone.ids(INDEX, &format!("bot-{bot}")).len(), 1503, "the live version is untouched");
+    pinecone.retire_versions(bot, doc, 2).await.unwrap();
+    let mut left = c.pinecone.ids(INDEX, &format!("bot-{bot}"));
+    left.sort();
+    assert_eq!(left, [format!("{doc}#2#00000"), format!("{doc}#2#00001"), format!("{doc}#2#00002")]);
 
     // Deleting by id prefix: `doc#` never matches another document whose id starts alike.
     pinecone.delete_document(bot, doc).await.unwrap();

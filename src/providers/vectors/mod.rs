@@ -14,6 +14,9 @@ use uuid::Uuid;
 pub struct VectorRecord {
     pub chunk_id: i64,
     pub document_id: Uuid,
+    /// The version of the document the chunk belongs to: records of a new version are written
+    /// beside the live one's, never over them.
+    pub generation: i32,
     pub ordinal: i32,
     pub vector: Vec<f32>,
 }
@@ -51,6 +54,11 @@ pub trait VectorStore: Send + Sync {
     fn delete_bot<'a>(&'a self, bot: Uuid) -> BoxFuture<'a, Result<(), VectorError>>;
     /// Removes a bot's vectors of one embedding space (the old one, after re-indexing).
     fn delete_space<'a>(&'a self, bot: Uuid, embedder: &'a str) -> BoxFuture<'a, Result<(), VectorError>>;
+    /// Removes a document's vectors of the versions before `live`, once `live` is swapped in.
+    /// Later ones are left alone: they may be a newer version being written right now (a dead
+    /// attempt's records are overwritten by its retry, which has the same generation). The
+    /// PostgreSQL store gets this from cascades.
+    fn retire_versions<'a>(&'a self, bot: Uuid, document: Uuid, live: i32) -> BoxFuture<'a, Result<(), VectorError>>;
 }
 
 /// Vectors travel as little-endian f32 bytes.

@@ -1,4 +1,6 @@
-//! Deletions a vector store must carry out, kept in PostgreSQL until the store confirms them.
+//! Deletions a vector store must carry out, kept in PostgreSQL until the store confirms them:
+//! a deleted document, bot (account) or embedding space, and a document's versions that are no
+//! longer live (written with the swap that made another version live).
 //! They are written in the same statement that deletes the document, bot or account (so a crash
 //! cannot separate the two) and worked by every process's ingestion workers, each row claimed
 //! under a short lease and retried with backoff until it is done: a remote store that is down
@@ -27,20 +29,21 @@ pub fn forget_bots_sql(from: &str) -> String {
 
 /// Claims one due deletion and carries it out. False when none was due.
 pub async fn run_once(db: &PgPool, store: &Arc<dyn VectorStore>) -> Result<bool, crate::error::AppError> {
-    let claimed: Option<(i64, String, Uuid, Option<Uuid>, Option<String>, i32)> = sqlx::query_as(
+    let claimed: Option<(i64, String, Uuid, Option<Uuid>, Option<String>, Option<i32>, i32)> = sqlx::query_as(
         "UPDATE vector_deletions SET attempts = attempts + 1, lease_until = now() + make_interval(secs => $1)
           WHERE id = (SELECT id FROM vector_deletions
                        WHERE run_after <= now() AND (lease_until IS NULL OR lease_until < now())
                        ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, bot_id, document_id, embedder, attempts",
+         RETURNING id, kind, bot_id, document_id, embedder, generation, attempts",
     )
     .bind(LEASE_SECS)
     .fetch_optional(db)
     .await?;
-    let Some((id, kind, bot, document, embedder, attempts)) = claimed else { return Ok(false) };
-    let done = match (kind.as_str(), document, embedder.as_deref()) {
-        ("document", Some(document), _) => store.delete_document(bot, document).await,
-        ("space", _, Some(embedder)) => store.delete_space(bot, embedder).await,
+    let Some((id, kind, bot, document, embedder, generation, attempts)) = claimed else { return Ok(false) };
+    let done = match (kind.as_str(), document, embedder.as_deref(), generation) {
+        ("document", Some(document), _, _) => store.delete_document(bot, document).await,
+        ("retire", Some(document), _, Some(live)) => store.retire_versions(bot, document, live).await,
+        ("space", _, Some(embedder), _) => store.delete_space(bot, embedder).await,
         _ => store.delete_bot(bot).await,
     };
     match done {

@@ -55,8 +55,22 @@ fn namespace(bot: Uuid) -> String {
     format!("bot-{bot}")
 }
 
-pub fn record_id(document: Uuid, ordinal: i32) -> String {
-    format!("{document}#{ordinal:05}")
+/// `{document}#{generation}#{ordinal}`: a document's records share the prefix `{document}#`
+/// (for listing and deleting), and a new version's records never overwrite the live one's.
+pub fn record_id(document: Uuid, generation: i32, ordinal: i32) -> String {
+    format!("{document}#{generation}#{ordinal:05}")
+}
+
+/// (document, generation, ordinal) of a record id; the generation is `None` in ids written
+/// before generations were part of them (`{document}#{ordinal}`).
+fn parse_record_id(id: &str) -> Option<(Uuid, Option<i32>, i32)> {
+    let mut parts = id.split('#');
+    let document = parts.next()?.parse().ok()?;
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(g), Some(o), None) => Some((document, Some(g.parse().ok()?), o.parse().ok()?)),
+        (Some(o), None, None) => Some((document, None, o.parse().ok()?)),
+        _ => None,
+    }
 }
 
 /// `{prefix}-{space}` within Pinecone's rules: 1–45 characters of lowercase letters, digits
@@ -339,20 +353,12 @@ impl VectorStore for PineconeStore {
             let Some(first) = records.first() else { return Ok(()) };
             let host = self.host(embedder, Some(first.vector.len())).await?.unwrap_or_default();
             let ns = namespace(bot);
-            let ided: Vec<(String, &VectorRecord)> = records.iter().map(|r| (record_id(r.document_id, r.ordinal), r)).collect();
+            // Beside the live version's records; the old ones go after the swap (`retire_versions`).
+            let ided: Vec<(String, &VectorRecord)> = records.iter().map(|r| (record_id(r.document_id, r.generation, r.ordinal), r)).collect();
             let mut lsn = None;
             for body in batches(&ns, &ided) {
                 let reply = self.send(reqwest::Method::POST, &self.data_url(&host, "/vectors/upsert"), Some(&body), &[]).await?;
                 lsn = lsn.max(lsn_header(&reply.headers, "x-pinecone-request-lsn"));
-            }
-            // A shorter new version of a document leaves its old tail behind: remove it.
-            let mut documents: Vec<Uuid> = records.iter().map(|r| r.document_id).collect();
-            documents.sort();
-            documents.dedup();
-            let written: std::collections::HashSet<&str> = ided.iter().map(|(id, _)| id.as_str()).collect();
-            for document in documents {
-                let stale: Vec<String> = self.list_ids(&host, &ns, &format!("{document}#")).await?.into_iter().filter(|id| !written.contains(id.as_str())).collect();
-                self.delete_ids(&host, &ns, &stale).await?;
             }
             if let Some(lsn) = lsn {
                 self.wait_visible(&host, &ns, &first.vector, lsn).await?;
@@ -372,30 +378,28 @@ impl VectorStore for PineconeStore {
             }
             let reply = self.send(reqwest::Method::POST, &self.data_url(&host, "/query"), Some(&body), &[]).await?;
             let found: QueryResponse = serde_json::from_str(&reply.body).map_err(|e| VectorError::Transient(format!("Pinecone query: {e}")))?;
-            let mut keys: Vec<(Uuid, i32, f32)> = Vec::new();
-            for m in found.matches {
-                let parsed = m.id.split_once('#').and_then(|(d, o)| Some((d.parse::<Uuid>().ok()?, o.parse::<i32>().ok()?)));
-                if let Some((d, o)) = parsed {
-                    keys.push((d, o, m.score));
-                }
-            }
-            let docs: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-            let ordinals: Vec<i32> = keys.iter().map(|k| k.1).collect();
+            let keys: Vec<((Uuid, Option<i32>, i32), f32)> = found.matches.iter().filter_map(|m| Some((parse_record_id(&m.id)?, m.score))).collect();
+            let docs: Vec<Uuid> = keys.iter().map(|k| k.0 .0).collect();
+            let generations: Vec<Option<i32>> = keys.iter().map(|k| k.0 .1).collect();
+            let ordinals: Vec<i32> = keys.iter().map(|k| k.0 .2).collect();
             // The bot's live, enabled chunks only: whatever the index returns, nothing of
-            // another bot or of a disabled or replaced document gets through.
-            let rows: Vec<(Uuid, i32, i64)> = sqlx::query_as(
-                "SELECT c.document_id, c.ordinal, c.id
-                   FROM UNNEST($2::uuid[], $3::int[]) AS k(document_id, ordinal)
+            // another bot, of a disabled document or of a version not (or no longer) live gets
+            // through.
+            let rows: Vec<(Uuid, Option<i32>, i32, i64)> = sqlx::query_as(
+                "SELECT k.document_id, k.generation, k.ordinal, c.id
+                   FROM UNNEST($2::uuid[], $3::int[], $4::int[]) AS k(document_id, generation, ordinal)
                    JOIN chunks c ON c.document_id = k.document_id AND c.ordinal = k.ordinal AND c.bot_id = $1
+                                AND c.generation = coalesce(k.generation, c.generation)
                    JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled",
             )
             .bind(bot)
             .bind(&docs)
+            .bind(&generations)
             .bind(&ordinals)
             .fetch_all(&self.db)
             .await?;
-            let live: HashMap<(Uuid, i32), i64> = rows.into_iter().map(|(d, o, id)| ((d, o), id)).collect();
-            Ok(keys.into_iter().filter_map(|(d, o, score)| live.get(&(d, o)).map(|&chunk_id| VectorHit { chunk_id, score })).take(k).collect())
+            let live: HashMap<(Uuid, Option<i32>, i32), i64> = rows.into_iter().map(|(d, g, o, id)| ((d, g, o), id)).collect();
+            Ok(keys.into_iter().filter_map(|(key, score)| live.get(&key).map(|&chunk_id| VectorHit { chunk_id, score })).take(k).collect())
         })
     }
 
@@ -405,6 +409,22 @@ impl VectorStore for PineconeStore {
             for host in self.all_hosts().await? {
                 let ids = self.list_ids(&host, &ns, &format!("{document}#")).await?;
                 self.delete_ids(&host, &ns, &ids).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn retire_versions<'a>(&'a self, bot: Uuid, document: Uuid, live: i32) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async move {
+            let ns = namespace(bot);
+            for host in self.all_hosts().await? {
+                let stale: Vec<String> = self
+                    .list_ids(&host, &ns, &format!("{document}#"))
+                    .await?
+                    .into_iter()
+                    .filter(|id| parse_record_id(id).is_none_or(|(_, generation, _)| generation.is_none_or(|g| g < live)))
+                    .collect();
+                self.delete_ids(&host, &ns, &stale).await?;
             }
             Ok(())
         })
@@ -446,8 +466,8 @@ mod tests {
     #[test]
     fn upserts_stay_under_both_limits() {
         let doc = Uuid::new_v4();
-        let records: Vec<VectorRecord> = (0..2500).map(|i| VectorRecord { chunk_id: i, document_id: doc, ordinal: i as i32, vector: vec![0.123_456_79; 768] }).collect();
-        let ided: Vec<(String, &VectorRecord)> = records.iter().map(|r| (record_id(r.document_id, r.ordinal), r)).collect();
+        let records: Vec<VectorRecord> = (0..2500).map(|i| VectorRecord { chunk_id: i, document_id: doc, generation: 1, ordinal: i as i32, vector: vec![0.123_456_79; 768] }).collect();
+        let ided: Vec<(String, &VectorRecord)> = records.iter().map(|r| (record_id(r.document_id, r.generation, r.ordinal), r)).collect();
         let bodies = batches("bot-x", &ided);
         let total: usize = bodies.iter().map(|b| b["vectors"].as_array().unwrap().len()).sum();
         assert_eq!(total, 2500);
@@ -456,6 +476,9 @@ mod tests {
             assert!(b.to_string().len() < MAX_UPSERT_BYTES, "{} bytes", b.to_string().len());
         }
         assert!(bodies.len() >= 3, "768 floats a record: 2 MB holds a few hundred, so more than count alone would need");
-        assert_eq!(record_id(doc, 7), format!("{doc}#00007"));
+        assert_eq!(record_id(doc, 3, 7), format!("{doc}#3#00007"));
+        assert_eq!(parse_record_id(&record_id(doc, 3, 7)), Some((doc, Some(3), 7)));
+        assert_eq!(parse_record_id(&format!("{doc}#00007")), Some((doc, None, 7)), "ids written before generations");
+        assert_eq!(parse_record_id(&format!("{doc}#1#2#3")), None);
     }
 }

@@ -154,6 +154,10 @@ impl VectorStore for PgVectorStore {
         Box::pin(async { Ok(()) }) // chunk_vectors cascade from bots
     }
 
+    fn retire_versions<'a>(&'a self, _bot: Uuid, _document: Uuid, _live: i32) -> BoxFuture<'a, Result<(), VectorError>> {
+        Box::pin(async { Ok(()) }) // chunk_vectors cascade from the old version's chunks
+    }
+
     fn delete_space<'a>(&'a self, bot: Uuid, embedder: &'a str) -> BoxFuture<'a, Result<(), VectorError>> {
         self.cache.lock().unwrap().retain(|(b, e), _| !(*b == bot && e == embedder));
         Box::pin(async move {

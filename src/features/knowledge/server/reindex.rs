@@ -91,7 +91,7 @@ async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, targ
                 if vectors.len() != batch.len() {
                     return Err("the embedder returned the wrong number of vectors".into());
                 }
-                records.extend(batch.iter().zip(vectors).map(|((id, ordinal, _, _), vector)| VectorRecord { chunk_id: *id, document_id: document, ordinal: *ordinal, vector }));
+                records.extend(batch.iter().zip(vectors).map(|((id, ordinal, _, _), vector)| VectorRecord { chunk_id: *id, document_id: document, generation, ordinal: *ordinal, vector }));
                 renew(db, bot, lease_secs).await.map_err(failed)?;
             }
             providers.vectors.upsert(bot, target, records).await.map_err(|e| {

@@ -229,7 +229,7 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, providers: &Provider
             .iter()
             .zip(&ids)
             .zip(vectors)
-            .map(|((c, &chunk_id), vector)| VectorRecord { chunk_id, document_id: job.document_id, ordinal: c.ordinal, vector })
+            .map(|((c, &chunk_id), vector)| VectorRecord { chunk_id, document_id: job.document_id, generation: next, ordinal: c.ordinal, vector })
             .collect();
         providers.vectors.upsert(bot, &space, records).await?;
     }
@@ -261,6 +261,13 @@ async fn process(db: &PgPool, settings: &KnowledgeSettings, providers: &Provider
         return Ok(()); // deleted while we worked
     }
     sqlx::query("DELETE FROM chunks WHERE document_id = $1 AND generation <> $2")
+        .bind(job.document_id)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
+    // A remote store's records of the versions no longer live go after the swap, durably.
+    sqlx::query("INSERT INTO vector_deletions (kind, bot_id, document_id, generation) VALUES ('retire', $1, $2, $3)")
+        .bind(bot)
         .bind(job.document_id)
         .bind(next)
         .execute(&mut *tx)
