@@ -31,3 +31,13 @@ CREATE TABLE vector_deletions (
     CHECK ((kind = 'space') = (embedder IS NOT NULL))
 );
 CREATE INDEX vector_deletions_due_idx ON vector_deletions (run_after);
+
+-- Re-indexing's progress: the document versions already embedded into the new space, so a
+-- process that dies half-way does not pay (Gemini bills per token) to embed them again.
+CREATE TABLE reindex_progress (
+    bot_id      uuid NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+    embedder    text NOT NULL,
+    document_id uuid NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    generation  integer NOT NULL,
+    PRIMARY KEY (bot_id, embedder, document_id, generation)
+);

@@ -36,6 +36,10 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("Could not reach the server; check your connection and try again.")]
     Unreachable,
+    /// The database cannot be reached (restarting, failing over): nothing was done, and the
+    /// same request will work once it is back.
+    #[error("ChatSphere cannot reach its database right now; try again in a moment.")]
+    Unavailable,
     #[error("Something went wrong; try again.")]
     Internal,
 }
@@ -54,7 +58,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::TooLarge(_) => 413,
             AppError::RateLimited { .. } | AppError::QuotaExceeded(_) => 429,
-            AppError::Unreachable => 503,
+            AppError::Unreachable | AppError::Unavailable => 503,
             AppError::Internal => 500,
         }
     }
@@ -99,8 +103,24 @@ impl From<sqlx::Error> for AppError {
     #[track_caller]
     fn from(error: sqlx::Error) -> Self {
         let at = std::panic::Location::caller();
+        if database_unreachable(&error) {
+            tracing::error!(%error, %at, "database unreachable");
+            return AppError::Unavailable;
+        }
         tracing::error!(%error, %at, "database error");
         AppError::Internal
+    }
+}
+
+/// Errors that say the database is not there (connection refused or lost, the pool waiting in
+/// vain, the server shutting down or starting up), as opposed to a statement that failed.
+#[cfg(feature = "ssr")]
+pub fn database_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+        // SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutdown, crash, starting up).
+        sqlx::Error::Database(e) => e.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 

@@ -760,3 +760,75 @@ async fn a_lease_is_renewed_only_while_the_job_makes_progress_and_within_its_dea
     assert_eq!(queue::requeue_expired(&db, 5).await.unwrap(), 1);
     assert_eq!(queue::heartbeat(&db, &job, "w", 30, 3600).await.unwrap(), queue::Lease::Lost);
 }
+
+/// The local model under another name, failing its `fail_on`-th call: a re-index target whose
+/// service breaks half-way.
+struct Flaky {
+    inner: std::sync::Arc<dyn chatsphere::providers::embed::Embedder>,
+    calls: std::sync::atomic::AtomicUsize,
+    fail_on: usize,
+}
+
+impl chatsphere::providers::embed::Embedder for Flaky {
+    fn id(&self) -> &str {
+        "test/flaky"
+    }
+    fn dimension(&self) -> usize {
+        self.inner.dimension()
+    }
+    fn batch_size(&self) -> usize {
+        1000
+    }
+    fn embed<'a>(&'a self, texts: Vec<String>, purpose: chatsphere::providers::embed::Purpose) -> chatsphere::providers::BoxFuture<'a, Result<Vec<Vec<f32>>, chatsphere::providers::embed::EmbedError>> {
+        let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if call == self.fail_on {
+            return Box::pin(async { Err(chatsphere::providers::embed::EmbedError::Transient("the service is down".into())) });
+        }
+        self.inner.embed(texts, purpose)
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn reindexing_keeps_its_progress_and_parks_a_model_that_cannot_work(db: PgPool) {
+    use chatsphere::features::knowledge::server::reindex;
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    for (name, body) in [("a.md", GUIDE), ("b.md", "# Tides\nHigh tide is at noon; the pilot boards at the outer buoy.\n")] {
+        store::add(&db, owner, &bot, text(name, body.as_bytes())).await.unwrap();
+    }
+    drain(&db).await;
+    let mut providers = common::providers(&db);
+    let flaky = std::sync::Arc::new(Flaky { inner: providers.embedders[0].clone(), calls: Default::default(), fail_on: 2 });
+    providers.embedders.push(flaky.clone());
+    sqlx::query("UPDATE bots SET embedding_model = 'test/flaky' WHERE public_id = $1").bind(&bot).execute(&db).await.unwrap();
+    let calls = || flaky.calls.load(std::sync::atomic::Ordering::SeqCst);
+
+    // The first document is embedded, the second's call fails: the attempt ends, its progress kept.
+    assert!(reindex::run_once(&db, &providers, 30).await.unwrap());
+    let state = bots::get(&db, owner, &bot).await.unwrap().index;
+    assert_eq!((state.live.as_str(), state.done, state.error.is_some()), ("local/all-MiniLM-L6-v2", 1, true), "{state:?}");
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM reindex_progress").fetch_one(&db).await.unwrap();
+    assert_eq!((calls(), kept), (2, 1));
+
+    // The next attempt (another process, say) embeds only what is left.
+    sqlx::query("UPDATE bots SET reindex_lease_until = now()").execute(&db).await.unwrap();
+    assert!(reindex::run_once(&db, &providers, 30).await.unwrap());
+    let state = bots::get(&db, owner, &bot).await.unwrap().index;
+    assert_eq!((state.live.as_str(), state.error), ("test/flaky", None));
+    assert_eq!(calls(), 3, "the finished document was not embedded again");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM reindex_progress").fetch_one(&db).await.unwrap();
+    assert_eq!(left, 0, "progress is forgotten once the new space is live");
+    let searched = search::owned_bot(&db, owner, &bot).await.unwrap();
+    let hits = search::hybrid(&db, &providers, &searched, "When is high tide?", 5).await.unwrap();
+    assert!(hits.iter().any(|h| h.chunk.document_name == "b.md" && h.vector.is_some()), "searched in the new space");
+
+    // A model this server does not have: said once in the editor, not retried every few seconds.
+    sqlx::query("UPDATE bots SET embedding_model = 'nowhere/none@384' WHERE public_id = $1").bind(&bot).execute(&db).await.unwrap();
+    assert!(reindex::run_once(&db, &providers, 30).await.unwrap());
+    let state = bots::get(&db, owner, &bot).await.unwrap().index;
+    assert!(state.error.as_deref().is_some_and(|e| e.contains("not configured")), "{state:?}");
+    assert!(!reindex::run_once(&db, &providers, 30).await.unwrap(), "parked, not retried");
+    sqlx::query("UPDATE bots SET reindex_lease_until = now() - interval '1 day' WHERE reindex_lease_until <> 'infinity'").execute(&db).await.unwrap();
+    assert!(!reindex::run_once(&db, &providers, 30).await.unwrap(), "still parked whatever time passes");
+    assert_eq!(reindex::retry_parked(&db).await.unwrap(), 1, "a restart (perhaps with new settings) tries again");
+    assert!(reindex::run_once(&db, &providers, 30).await.unwrap());
+}

@@ -31,17 +31,22 @@ struct Server {
 }
 
 impl Server {
-    /// Starts the binary with `env` on top of the test defaults and waits until it is ready.
+    /// Starts the binary on the test's database with `env` on top of the test defaults, and
+    /// waits until it is ready.
     async fn start(db: &PgPool, name: &str, env: &[(&str, String)]) -> Server {
+        Server::start_on(&database_url(db), name, env).await
+    }
+
+    async fn start_on(database_url: &str, name: &str, env: &[(&str, String)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}");
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("processes");
         std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join(format!("{}-{name}-{port}.log", db.connect_options().get_database().unwrap_or("db")));
+        let log = dir.join(format!("{name}-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatsphere"));
         command
-            .env("DATABASE_URL", database_url(db))
+            .env("DATABASE_URL", database_url)
             .env("CHATSPHERE_SERVER_SITE_ADDR", format!("127.0.0.1:{port}"))
             // Every process of a deployment has the same public address (its load balancer's).
             .env("CHATSPHERE_SERVER_PUBLIC_URL", common::ORIGIN)
@@ -128,6 +133,13 @@ async fn call_json<T: serde::de::DeserializeOwned>(server: &Server, owner: &Owne
 }
 
 async fn sign_up(server: &Server, db: &PgPool, email: &str) -> Owner {
+    let mut owner = sign_up_only(server, email).await;
+    owner.bot_id = sqlx::query_scalar("SELECT id FROM bots WHERE public_id = $1").bind(&owner.bot).fetch_one(db).await.unwrap();
+    owner
+}
+
+/// A new account with one bot (its internal id left nil).
+async fn sign_up_only(server: &Server, email: &str) -> Owner {
     let reply = call(server, None, "auth/sign_up", &[("email", email), ("display_name", "Owner"), ("password", PASSWORD)]).await;
     assert!(reply.status().is_success(), "sign-up: {}", reply.status());
     let cookie = reply
@@ -141,7 +153,6 @@ async fn sign_up(server: &Server, db: &PgPool, email: &str) -> Owner {
     let mut owner = Owner { cookie, bot: String::new(), bot_id: Uuid::nil() };
     let bot: serde_json::Value = call_json(server, &owner, "bots/create", &[("name", "Harbour")]).await;
     owner.bot = bot["public_id"].as_str().unwrap().to_owned();
-    owner.bot_id = sqlx::query_scalar("SELECT id FROM bots WHERE public_id = $1").bind(&owner.bot).fetch_one(db).await.unwrap();
     owner
 }
 
@@ -517,4 +528,91 @@ fn slow_site() -> axum::Router {
             }
         }),
     )
+}
+
+/// A PostgreSQL cluster of this test's own (made by `db.sh`, as a newcomer's is), so that it can
+/// be stopped and started without disturbing the other tests' database.
+struct PrivateCluster {
+    root: PathBuf,
+    url: String,
+}
+
+impl PrivateCluster {
+    fn db_sh(root: &std::path::Path, action: &str) -> String {
+        let out = std::process::Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/db.sh"))
+            .arg(action)
+            .env("CHATSPHERE_ROOT", root)
+            .env("CHATSPHERE_PG_PORT", "56432")
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .expect("bash runs db.sh");
+        assert!(out.status.success(), "db.sh {action}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn up() -> PrivateCluster {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pg-restart");
+        std::fs::create_dir_all(&root).unwrap();
+        let out = Self::db_sh(&root, "start");
+        let url = out.lines().find_map(|l| l.strip_prefix("DATABASE_URL=")).expect("db.sh start prints the URL").to_owned();
+        PrivateCluster { root, url }
+    }
+
+    fn stop(&self) {
+        Self::db_sh(&self.root, "stop");
+    }
+
+    fn start(&self) {
+        Self::db_sh(&self.root, "start");
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/db.sh")).arg("stop").env("CHATSPHERE_ROOT", &self.root).output();
+    }
+}
+
+#[tokio::test]
+async fn postgres_restarted_under_traffic_gives_a_clear_503_and_the_server_recovers_by_itself() {
+    let cluster = PrivateCluster::up();
+    let mut server = Server::start_on(&cluster.url, "pg-restart", &[]).await;
+    let owner = sign_up_only(&server, &format!("ada-{}@example.com", Uuid::new_v4())).await;
+    add_text(&server, &owner, "Harbour", HARBOUR).await;
+    all_ready(&server, &owner, 1).await;
+
+    cluster.stop();
+    let stopped = Instant::now();
+    for (endpoint, form) in [("knowledge/list", vec![("bot_id", owner.bot.as_str())]), ("chat/send", vec![("bot_id", owner.bot.as_str()), ("conversation_id", ""), ("text", "When does the harbour office close?")])] {
+        let reply = call(&server, Some(&owner.cookie), endpoint, &form).await;
+        assert_eq!(reply.status().as_u16(), 503, "{endpoint} while the database is down");
+        assert!(reply.headers().contains_key("retry-after"), "{endpoint}: Retry-After");
+        let body = reply.text().await.unwrap();
+        let error: chatsphere::error::AppError = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{endpoint}: {e}: {body}"));
+        assert!(error.to_string().contains("cannot reach its database"), "{endpoint}: a clear message: {error}");
+    }
+    let ready = reqwest::get(format!("{}/readyz", server.url)).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503, "not ready without its database");
+    let outage = stopped.elapsed();
+
+    cluster.start();
+    let restarted = Instant::now();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let reply = call(&server, Some(&owner.cookie), "knowledge/list", &[("bot_id", owner.bot.as_str())]).await;
+        if reply.status().is_success() {
+            break;
+        }
+        assert_eq!(reply.status().as_u16(), 503, "only 503 while recovering");
+        assert!(Instant::now() < deadline, "the server never recovered:\n{}", server.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let recovery = restarted.elapsed();
+    let answer = Answering::ask(&server, &owner, None, "When does the harbour office close?").await.done().await;
+    assert_eq!(answer.status, MessageStatus::Complete);
+    assert!(!answer.sources.is_empty());
+    assert!(server.child.try_wait().unwrap().is_none(), "the same process, never restarted");
+    println!("PostgreSQL restart: requests during the {:.1} s outage got 503; served again {:.2} s after PostgreSQL was back", outage.as_secs_f64(), recovery.as_secs_f64());
 }

@@ -79,6 +79,7 @@ impl From<AppError> for ApiError {
             AppError::QuotaExceeded(message) => Self { retry_after_secs: Some(3600), ..Self::new(status, message).code("quota_exceeded") },
             AppError::TooLarge(message) => Self::new(status, message).code("request_too_large"),
             AppError::NotFound(_) => Self::new(status, e.to_string()).code("not_found"),
+            AppError::Unavailable => Self { retry_after_secs: Some(super::refusals::UNAVAILABLE_RETRY_SECS), ..Self::new(status, e.to_string()).code("service_unavailable") },
             other => Self::new(status, other.to_string()),
         }
     }

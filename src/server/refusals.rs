@@ -10,6 +10,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderValue, StatusCode};
 
+/// When a client should try again while the database is unreachable.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
+
 /// Server-function error bodies are a small JSON document; anything larger is not one of ours.
 const ERROR_BODY_CAP: usize = 64 * 1024;
 
@@ -30,8 +33,14 @@ pub async fn set_error_status(request: Request<Body>, next: Next) -> Response {
         } else {
             tracing::info!(status = status.as_u16(), %error, "request refused");
         }
-        if let AppError::RateLimited { retry_after_secs } = error {
-            parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        match error {
+            AppError::RateLimited { retry_after_secs } => {
+                parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            AppError::Unavailable => {
+                parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_SECS));
+            }
+            _ => {}
         }
         parts.status = status;
     }

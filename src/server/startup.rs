@@ -70,6 +70,9 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mailer = crate::server::mail::Mailer::from_settings(&settings.mail, &secrets)?;
     tracing::info!(mail = mailer.is_some(), "password-reset mail {}", if mailer.is_some() { "on" } else { "off (mail.smtp_url is empty)" });
     let state = AppState::new(pool, settings, providers).with_mailer(mailer);
+    if let Ok(n @ 1..) = crate::features::knowledge::server::reindex::retry_parked(&state.db).await {
+        tracing::info!(bots = n, "re-indexing parked for an unconfigured model will be tried again");
+    }
     spawn_housekeeping(&state);
     tokio::spawn(crate::features::chat::server::live::stop_listener(state.db.clone(), state.live.clone()));
     let workers = spawn_workers(&state);

@@ -237,6 +237,7 @@ pub async fn update(
             reindex_done = CASE WHEN embedding_model = $20 THEN reindex_done ELSE 0 END,
             reindex_total = CASE WHEN embedding_model = $20 THEN reindex_total ELSE 0 END,
             reindex_error = CASE WHEN embedding_model = $20 THEN reindex_error ELSE NULL END,
+            reindex_lease_until = CASE WHEN embedding_model = $20 THEN reindex_lease_until ELSE NULL END,
             embedding_model = $20, updated_at = now()
           WHERE public_id = $1 AND owner_id = $2",
     )

@@ -16,6 +16,33 @@ use uuid::Uuid;
 /// After a failed attempt, the bot waits this long before the next.
 const RETRY_AFTER_SECS: i64 = 10;
 
+/// Why an attempt ended early, in words for the owner (the editor shows them).
+enum Stop {
+    /// A service failed; the next attempt comes after `RETRY_AFTER_SECS`.
+    Transient(String),
+    /// The target cannot work on this server (its embedder is not configured): parked until the
+    /// owner chooses again or the server restarts with other settings.
+    Permanent(String),
+}
+
+impl From<String> for Stop {
+    fn from(reason: String) -> Self {
+        Stop::Transient(reason)
+    }
+}
+
+impl From<&str> for Stop {
+    fn from(reason: &str) -> Self {
+        Stop::Transient(reason.to_owned())
+    }
+}
+
+/// At startup: bots parked because their target could not work are tried again (the
+/// configuration may have changed since).
+pub async fn retry_parked(db: &PgPool) -> Result<u64, AppError> {
+    Ok(sqlx::query("UPDATE bots SET reindex_lease_until = NULL WHERE reindex_lease_until = 'infinity'").execute(db).await?.rows_affected())
+}
+
 /// Claims one bot that needs re-indexing and works on it. False when there was none.
 pub async fn run_once(db: &PgPool, providers: &Providers, lease_secs: i64) -> Result<bool, AppError> {
     let claimed: Option<(Uuid, String, String)> = sqlx::query_as(
@@ -31,31 +58,44 @@ pub async fn run_once(db: &PgPool, providers: &Providers, lease_secs: i64) -> Re
     let Some((bot, live, target)) = claimed else { return Ok(false) };
     let span = tracing::info_span!("reindex", %bot, from = %live, to = %target);
     let _enter = span.enter();
-    match reindex(db, providers, bot, &live, &target, lease_secs).await {
-        Ok(()) => {}
-        Err(reason) => {
-            tracing::warn!(%reason, "re-indexing attempt failed");
-            sqlx::query("UPDATE bots SET reindex_error = $2, reindex_lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND embedding_model = $4")
-                .bind(bot)
-                .bind(&reason)
-                .bind(RETRY_AFTER_SECS as f64)
-                .bind(&target)
-                .execute(db)
-                .await?;
-        }
-    }
+    let (reason, retry_after) = match reindex(db, providers, bot, &live, &target, lease_secs).await {
+        Ok(()) => return Ok(true),
+        Err(Stop::Transient(reason)) => (reason, Some(RETRY_AFTER_SECS as f64)),
+        Err(Stop::Permanent(reason)) => (reason, None),
+    };
+    tracing::warn!(%reason, parked = retry_after.is_none(), "re-indexing attempt failed");
+    sqlx::query(
+        "UPDATE bots SET reindex_error = $2,
+                reindex_lease_until = CASE WHEN $3::float8 IS NULL THEN 'infinity'::timestamptz ELSE now() + make_interval(secs => $3) END
+          WHERE id = $1 AND embedding_model = $4",
+    )
+    .bind(bot)
+    .bind(&reason)
+    .bind(retry_after)
+    .bind(&target)
+    .execute(db)
+    .await?;
     Ok(true)
 }
 
-async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, target: &str, lease_secs: i64) -> Result<(), String> {
+async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, target: &str, lease_secs: i64) -> Result<(), Stop> {
     // What the owner sees names the service at fault, never its error text (that goes to the log).
     let failed = |e: sqlx::Error| {
         tracing::warn!(error = %e, "re-indexing: database error");
         "The database was unavailable; re-indexing will try again shortly.".to_owned()
     };
-    let embedder = providers.embedder(target).ok_or_else(|| format!("The embedding model {target} is not configured on this server."))?;
-    // (document, generation) pairs already in the new space.
-    let mut done: HashSet<(Uuid, i32)> = HashSet::new();
+    let Some(embedder) = providers.embedder(target) else {
+        return Err(Stop::Permanent(format!("The embedding model {target} is not configured on this server; choose another in the bot's settings.")));
+    };
+    // (document, generation) pairs already in the new space, by this attempt or one that died.
+    let mut done: HashSet<(Uuid, i32)> = sqlx::query_as("SELECT document_id, generation FROM reindex_progress WHERE bot_id = $1 AND embedder = $2")
+        .bind(bot)
+        .bind(target)
+        .fetch_all(db)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .collect();
     loop {
         let docs: Vec<(Uuid, i32)> = sqlx::query_as("SELECT id, generation FROM documents WHERE bot_id = $1 AND status = 'ready' AND chunk_count > 0 ORDER BY created_at, id")
             .bind(bot)
@@ -65,8 +105,14 @@ async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, targ
         let todo: Vec<(Uuid, i32)> = docs.iter().filter(|d| !done.contains(d)).copied().collect();
         let still_ours = progress(db, bot, target, docs.len() - todo.len(), docs.len(), lease_secs).await.map_err(failed)?;
         if !still_ours {
-            // The owner chose again: give the bot back at once, so the next claim starts over.
-            sqlx::query("UPDATE bots SET reindex_lease_until = NULL WHERE id = $1").bind(bot).execute(db).await.map_err(failed)?;
+            // The owner chose again: give the bot back at once, so the next claim starts over
+            // (and forget this target's progress: its vectors are not kept up to date).
+            sqlx::query("WITH p AS (DELETE FROM reindex_progress WHERE bot_id = $1 AND embedder = $2) UPDATE bots SET reindex_lease_until = NULL WHERE id = $1")
+                .bind(bot)
+                .bind(target)
+                .execute(db)
+                .await
+                .map_err(failed)?;
             return Ok(());
         }
         if todo.is_empty() {
@@ -94,10 +140,32 @@ async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, targ
                 records.extend(batch.iter().zip(vectors).map(|((id, ordinal, _, _), vector)| VectorRecord { chunk_id: *id, document_id: document, generation, ordinal: *ordinal, vector }));
                 renew(db, bot, lease_secs).await.map_err(failed)?;
             }
-            providers.vectors.upsert(bot, target, records).await.map_err(|e| {
-                tracing::warn!(error = %e, "re-indexing: vector store failed");
-                "The vector store failed; re-indexing will try again shortly.".to_owned()
-            })?;
+            // A big document's upsert (waiting for Pinecone to make it searchable) may take
+            // longer than a lease: keep renewing while it runs.
+            let upsert = providers.vectors.upsert(bot, target, records);
+            let renewing = async {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs((lease_secs / 3).max(1) as u64)).await;
+                    if let Err(error) = renew(db, bot, lease_secs).await {
+                        tracing::warn!(%error, "re-indexing: lease renewal failed");
+                    }
+                }
+            };
+            tokio::select! {
+                written = upsert => written.map_err(|e| {
+                    tracing::warn!(error = %e, "re-indexing: vector store failed");
+                    "The vector store failed; re-indexing will try again shortly.".to_owned()
+                })?,
+                _ = renewing => unreachable!("renews until the upsert ends"),
+            }
+            sqlx::query("INSERT INTO reindex_progress (bot_id, embedder, document_id, generation) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                .bind(bot)
+                .bind(target)
+                .bind(document)
+                .bind(generation)
+                .execute(db)
+                .await
+                .map_err(failed)?;
             done.insert((document, generation));
             progress(db, bot, target, done.len().min(docs.len()), docs.len(), lease_secs).await.map_err(failed)?;
         }
@@ -109,7 +177,8 @@ async fn reindex(db: &PgPool, providers: &Providers, bot: Uuid, live: &str, targ
         "WITH s AS (UPDATE bots SET embedder = embedding_model, knowledge_version = knowledge_version + 1,
                            reindex_lease_until = NULL, reindex_error = NULL
                      WHERE id = $1 AND embedding_model = $2 AND embedder = $3 RETURNING id),
-              q AS (INSERT INTO vector_deletions (kind, bot_id, embedder) SELECT 'space', id, $3 FROM s)
+              q AS (INSERT INTO vector_deletions (kind, bot_id, embedder) SELECT 'space', id, $3 FROM s),
+              p AS (DELETE FROM reindex_progress WHERE bot_id IN (SELECT id FROM s))
          SELECT count(*) FROM s",
     )
     .bind(bot)
