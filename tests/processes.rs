@@ -7,6 +7,7 @@
 mod common;
 
 use chatsphere::fakes::pinecone::FakePinecone;
+use common::process::{session_cookie, Server};
 use chatsphere::features::chat::{ChatEvent, ConversationView, FinishReason, MessageStatus, MessageView};
 use chatsphere::features::knowledge::DocumentSummary;
 use chatsphere::providers::vectors::pinecone::{index_name, record_id};
@@ -23,77 +24,9 @@ const LOCAL_SPACE: &str = "local/all-MiniLM-L6-v2";
 /// Only a server that is broken takes this long for anything these tests wait for.
 const PATIENCE: Duration = Duration::from_secs(180);
 
-/// One `chatsphere` process on the test's database.
-struct Server {
-    child: tokio::process::Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Server {
-    /// Starts the binary on the test's database with `env` on top of the test defaults, and
-    /// waits until it is ready.
-    async fn start(db: &PgPool, name: &str, env: &[(&str, String)]) -> Server {
-        Server::start_on(&database_url(db), name, env).await
-    }
-
-    async fn start_on(database_url: &str, name: &str, env: &[(&str, String)]) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let url = format!("http://127.0.0.1:{port}");
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("processes");
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join(format!("{name}-{port}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatsphere"));
-        command
-            .env("DATABASE_URL", database_url)
-            .env("CHATSPHERE_SERVER_SITE_ADDR", format!("127.0.0.1:{port}"))
-            // Every process of a deployment has the same public address (its load balancer's).
-            .env("CHATSPHERE_SERVER_PUBLIC_URL", common::ORIGIN)
-            .env("CHATSPHERE_KNOWLEDGE_EXTRACT_PROGRAM", env!("CARGO_BIN_EXE_chatsphere"))
-            .env("CHATSPHERE_KNOWLEDGE_POLL_MILLIS", "100")
-            .env("CHATSPHERE_AUTH_MAX_SIGNUPS_PER_IP", "1000")
-            .env("RUST_LOG", "info")
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().expect("the chatsphere binary starts");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(r) = client.get(format!("{url}/readyz")).send().await {
-                if r.status().is_success() {
-                    break;
-                }
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("server {name} exited with {status} before it was ready:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-            }
-            assert!(Instant::now() < deadline, "server {name} never became ready:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server { child, url, log }
-    }
-
-    /// SIGKILL: no chance to clean anything up.
-    async fn kill9(&mut self) {
-        self.child.start_kill().unwrap();
-        self.child.wait().await.unwrap();
-    }
-
-    fn sigterm(&self) {
-        let pid = self.child.id().expect("running") as i32;
-        // SAFETY: sending a signal to our own child process.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
+/// A server on the test's own database.
+async fn start(db: &PgPool, name: &str, env: &[(&str, String)]) -> Server {
+    Server::start_on(&database_url(db), name, env).await
 }
 
 /// The URL of the test's own database, on the server `DATABASE_URL` names.
@@ -113,15 +46,7 @@ struct Owner {
 }
 
 async fn call(server: &Server, cookie: Option<&str>, endpoint: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}/api/{endpoint}", server.url))
-        .header("Origin", common::ORIGIN)
-        .header("Accept", "application/json")
-        .form(form);
-    if let Some(cookie) = cookie {
-        request = request.header("Cookie", cookie);
-    }
-    request.send().await.unwrap()
+    server.call(cookie, endpoint, form).await
 }
 
 async fn call_json<T: serde::de::DeserializeOwned>(server: &Server, owner: &Owner, endpoint: &str, form: &[(&str, &str)]) -> T {
@@ -142,14 +67,7 @@ async fn sign_up(server: &Server, db: &PgPool, email: &str) -> Owner {
 async fn sign_up_only(server: &Server, email: &str) -> Owner {
     let reply = call(server, None, "auth/sign_up", &[("email", email), ("display_name", "Owner"), ("password", PASSWORD)]).await;
     assert!(reply.status().is_success(), "sign-up: {}", reply.status());
-    let cookie = reply
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("chatsphere_session=") && !c.starts_with("chatsphere_session=;"))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .expect("a session cookie");
+    let cookie = session_cookie(&reply).expect("a session cookie");
     let mut owner = Owner { cookie, bot: String::new(), bot_id: Uuid::nil() };
     let bot: serde_json::Value = call_json(server, &owner, "bots/create", &[("name", "Harbour")]).await;
     owner.bot = bot["public_id"].as_str().unwrap().to_owned();
@@ -272,7 +190,7 @@ async fn assert_vectors_in_postgres(db: &PgPool) {
 /// every document ends ready with exactly its own chunks and vectors.
 async fn kill_mid_ingestion(db: &PgPool, env: &[(&str, String)]) -> (Owner, Duration, Server) {
     let env: Vec<(&str, String)> = [("CHATSPHERE_KNOWLEDGE_LEASE_SECS", "3".to_string())].into_iter().chain(env.iter().cloned()).collect();
-    let mut server = Server::start(db, "a", &env).await;
+    let mut server = start(db, "a", &env).await;
     let owner = sign_up(&server, db, "ada@example.com").await;
     for n in 0..20 {
         add_text(&server, &owner, &format!("Report {n}"), &filler(n, 40)).await;
@@ -297,7 +215,7 @@ async fn kill_mid_ingestion(db: &PgPool, env: &[(&str, String)]) -> (Owner, Dura
     assert!(ready < 20, "killed mid-ingestion: {ready} of 20 ready");
 
     let restarted = Instant::now();
-    let server = Server::start(db, "a-again", &env).await;
+    let server = start(db, "a-again", &env).await;
     all_ready(&server, &owner, 20).await;
     let recovery = restarted.elapsed();
     assert_no_orphans_in_postgres(db).await;
@@ -353,7 +271,7 @@ fn slow_answers(word_ms: u64) -> Vec<(&'static str, String)> {
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn killed_mid_answer_the_text_so_far_is_kept_marked_interrupted_and_retry_works(db: PgPool) {
-    let mut server = Server::start(&db, "a", &slow_answers(400)).await;
+    let mut server = start(&db, "a", &slow_answers(400)).await;
     let owner = sign_up(&server, &db, "ada@example.com").await;
     add_text(&server, &owner, "Harbour", HARBOUR).await;
     all_ready(&server, &owner, 1).await;
@@ -379,7 +297,7 @@ async fn killed_mid_answer_the_text_so_far_is_kept_marked_interrupted_and_retry_
 
     // Another process (no word delay this time) shows it interrupted once its lease is over.
     let restarted = Instant::now();
-    let server = Server::start(&db, "b", &[("CHATSPHERE_CHAT_ANSWER_LEASE_SECS", "2".to_string())]).await;
+    let server = start(&db, "b", &[("CHATSPHERE_CHAT_ANSWER_LEASE_SECS", "2".to_string())]).await;
     let deadline = Instant::now() + PATIENCE;
     let shown = loop {
         let view: ConversationView = call_json(&server, &owner, "chat/conversation", &[("conversation_id", &conversation.to_string())]).await;
@@ -409,8 +327,8 @@ async fn killed_mid_answer_the_text_so_far_is_kept_marked_interrupted_and_retry_
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn two_processes_behave_as_one(db: PgPool) {
-    let a = Server::start(&db, "a", &slow_answers(300)).await;
-    let b = Server::start(&db, "b", &slow_answers(300)).await;
+    let a = start(&db, "a", &slow_answers(300)).await;
+    let b = start(&db, "b", &slow_answers(300)).await;
     // Signed up through A, the session works on B.
     let owner = sign_up(&a, &db, "ada@example.com").await;
     let bots: Vec<serde_json::Value> = call_json(&b, &owner, "bots/list", &[]).await;
@@ -464,7 +382,7 @@ async fn sigterm_keeps_the_open_answer_and_hands_the_running_job_to_another_proc
         env.push(("CHATSPHERE_KNOWLEDGE_ALLOW_PRIVATE_URLS", "true".to_string()));
         env
     };
-    let mut a = Server::start(&db, "a", &env("a")).await;
+    let mut a = start(&db, "a", &env("a")).await;
     let owner = sign_up(&a, &db, "ada@example.com").await;
     add_text(&a, &owner, "Harbour", HARBOUR).await;
     all_ready(&a, &owner, 1).await;
@@ -503,7 +421,7 @@ async fn sigterm_keeps_the_open_answer_and_hands_the_running_job_to_another_proc
     assert_eq!(stored, ("failed".to_string(), ended.content.clone()));
 
     // Another process finishes the job at once (not after a lease).
-    let b = Server::start(&db, "b", &env("b")).await;
+    let b = start(&db, "b", &env("b")).await;
     let docs = all_ready(&b, &owner, 2).await;
     assert!(docs.iter().any(|d| d.id == big && d.chunk_count > 0));
     assert_no_orphans_in_postgres(&db).await;

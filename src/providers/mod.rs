@@ -4,6 +4,7 @@
 //! Pinecone, any OpenAI-compatible endpoint) implement the same traits over their REST APIs.
 //! Features reach providers only through `Providers` in `AppState`.
 
+pub mod cache;
 pub mod embed;
 pub mod gemini;
 mod kernels;
@@ -32,6 +33,16 @@ pub struct Providers {
     pub llms: Vec<Arc<dyn llm::Llm>>,
     /// The provider/model pairs offered to bots: configured ones whose provider is set up.
     pub models: Vec<ModelChoice>,
+    /// Keyword search's per-bot common terms (`knowledge::server::search`), at each bot's
+    /// knowledge version.
+    pub common_terms: Arc<cache::VersionedCache<uuid::Uuid, Vec<String>>>,
+}
+
+/// Common terms kept in memory: a few KB a bot, so this holds thousands of bots.
+const COMMON_TERMS_BUDGET: usize = 64 * 1024 * 1024;
+
+fn common_terms_cache() -> Arc<cache::VersionedCache<uuid::Uuid, Vec<String>>> {
+    Arc::new(cache::VersionedCache::new(COMMON_TERMS_BUDGET, |terms| terms.iter().map(|t| t.len() + 24).sum::<usize>() + 64))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +138,7 @@ impl Providers {
                 },
             )));
         }
-        let mut providers = Self { embedders, vectors, llms, models: Vec::new() };
+        let mut providers = Self { embedders, vectors, llms, models: Vec::new(), common_terms: common_terms_cache() };
         providers.models = settings.llm.models.iter().filter(|m| providers.llm(&m.provider).is_some()).cloned().collect();
         for m in settings.llm.models.iter().filter(|m| providers.llm(&m.provider).is_none()) {
             tracing::warn!(provider = %m.provider, model = %m.model, "model not offered: its provider is not set up (key or base URL missing)");
@@ -142,7 +153,7 @@ impl Providers {
     pub fn with_offline_llm(embedder: Arc<dyn embed::Embedder>, vectors: Arc<dyn vectors::VectorStore>) -> Self {
         let offline = llm::extractive::ExtractiveLlm { word_delay: Duration::ZERO };
         let models = crate::server::settings::LlmSettings::default().models;
-        Self { embedders: vec![embedder], vectors, llms: vec![Arc::new(offline)], models }
+        Self { embedders: vec![embedder], vectors, llms: vec![Arc::new(offline)], models, common_terms: common_terms_cache() }
     }
 
     /// The language model behind a bot's provider name.

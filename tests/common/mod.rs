@@ -2,6 +2,8 @@
 //! `#[sqlx::test]`; these build the app around it and speak HTTP to it in-process.
 #![allow(dead_code)]
 
+pub mod process;
+
 use axum::body::Body;
 use axum::Router;
 use chatsphere::providers::embed::local::LocalEmbedder;

@@ -4,12 +4,10 @@
 //! (one primary-key read), so a swap made by any server process is seen at once.
 
 use super::{from_bytes, to_bytes, VectorError, VectorHit, VectorRecord, VectorStore};
+use crate::providers::cache::VersionedCache;
 use crate::providers::{kernels, BoxFuture};
 use sqlx::PgPool;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Above this many rows a query is scored on the blocking pool instead of the async thread.
@@ -17,18 +15,15 @@ const INLINE_ROWS: usize = 20_000;
 
 pub struct PgVectorStore {
     db: PgPool,
-    cache: Mutex<HashMap<(Uuid, String), Arc<BotMatrix>>>,
-    budget_bytes: usize,
-    epoch: Instant,
+    /// Per (bot, space): its matrix at the bot's knowledge version, LRU within the byte budget.
+    cache: VersionedCache<(Uuid, String), BotMatrix>,
 }
 
 /// A bot's live, enabled vectors at one knowledge version.
 struct BotMatrix {
-    version: i64,
     ids: Vec<i64>,
     dim: usize,
     rows: Vec<f32>,
-    last_used: AtomicU64,
 }
 
 impl BotMatrix {
@@ -39,23 +34,25 @@ impl BotMatrix {
 
 impl PgVectorStore {
     pub fn new(db: PgPool, cache_mb: usize) -> Self {
-        Self { db, cache: Mutex::new(HashMap::new()), budget_bytes: cache_mb * 1024 * 1024, epoch: Instant::now() }
+        Self { db, cache: VersionedCache::new(cache_mb * 1024 * 1024, BotMatrix::bytes) }
     }
 
-    fn now(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+    /// Bytes of vector matrices held in memory.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.weight()
     }
 
     async fn matrix(&self, bot: Uuid, embedder: &str) -> Result<Option<Arc<BotMatrix>>, VectorError> {
         let version: Option<i64> = sqlx::query_scalar("SELECT knowledge_version FROM bots WHERE id = $1").bind(bot).fetch_optional(&self.db).await?;
         let Some(version) = version else { return Ok(None) };
-        let key = (bot, embedder.to_owned());
-        if let Some(hit) = self.cache.lock().unwrap().get(&key).filter(|m| m.version == version) {
-            hit.last_used.store(self.now(), Ordering::Relaxed);
-            return Ok(Some(hit.clone()));
-        }
-        // Read after the version: a swap in between makes the next query reload, never serve
-        // stale rows under a new version.
+        // Many questions to a bot whose knowledge just changed load its matrix once.
+        let matrix = self.cache.get_or_fill((bot, embedder.to_owned()), version, || self.load(bot, embedder)).await?;
+        Ok(Some(matrix))
+    }
+
+    /// Read after the version: a swap in between makes the next query reload, never serve
+    /// stale rows under a new version.
+    async fn load(&self, bot: Uuid, embedder: &str) -> Result<BotMatrix, VectorError> {
         let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
             "SELECT v.chunk_id, v.vector
                FROM chunk_vectors v
@@ -69,29 +66,14 @@ impl PgVectorStore {
         .fetch_all(&self.db)
         .await?;
         let dim = rows.first().map(|(_, v)| v.len() / 4).unwrap_or(0);
-        let mut matrix = BotMatrix { version, ids: Vec::with_capacity(rows.len()), dim, rows: Vec::with_capacity(rows.len() * dim), last_used: AtomicU64::new(self.now()) };
+        let mut matrix = BotMatrix { ids: Vec::with_capacity(rows.len()), dim, rows: Vec::with_capacity(rows.len() * dim) };
         for (id, bytes) in rows {
             if bytes.len() == dim * 4 {
                 matrix.ids.push(id);
                 matrix.rows.extend(from_bytes(&bytes));
             }
         }
-        let matrix = Arc::new(matrix);
-        let mut cache = self.cache.lock().unwrap();
-        cache.insert(key, matrix.clone());
-        self.evict(&mut cache);
-        Ok(Some(matrix))
-    }
-
-    /// Drops least recently used bots until the cache fits its budget (the newest always stays).
-    fn evict(&self, cache: &mut HashMap<(Uuid, String), Arc<BotMatrix>>) {
-        let mut total: usize = cache.values().map(|m| m.bytes()).sum();
-        while total > self.budget_bytes && cache.len() > 1 {
-            let Some(oldest) = cache.iter().min_by_key(|(_, m)| m.last_used.load(Ordering::Relaxed)).map(|(k, _)| k.clone()) else { break };
-            if let Some(gone) = cache.remove(&oldest) {
-                total -= gone.bytes();
-            }
-        }
+        Ok(matrix)
     }
 }
 
@@ -150,7 +132,7 @@ impl VectorStore for PgVectorStore {
     }
 
     fn delete_bot<'a>(&'a self, bot: Uuid) -> BoxFuture<'a, Result<(), VectorError>> {
-        self.cache.lock().unwrap().retain(|(b, _), _| *b != bot);
+        self.cache.remove_where(|(b, _)| *b == bot);
         Box::pin(async { Ok(()) }) // chunk_vectors cascade from bots
     }
 
@@ -159,7 +141,7 @@ impl VectorStore for PgVectorStore {
     }
 
     fn delete_space<'a>(&'a self, bot: Uuid, embedder: &'a str) -> BoxFuture<'a, Result<(), VectorError>> {
-        self.cache.lock().unwrap().retain(|(b, e), _| !(*b == bot && e == embedder));
+        self.cache.remove_where(|(b, e)| *b == bot && e == embedder);
         Box::pin(async move {
             sqlx::query("DELETE FROM chunk_vectors WHERE bot_id = $1 AND embedder = $2").bind(bot).bind(embedder).execute(&self.db).await?;
             Ok(())
@@ -172,7 +154,7 @@ mod tests {
     use super::*;
 
     fn matrix(rows: &[[f32; 2]]) -> BotMatrix {
-        BotMatrix { version: 0, ids: (1..=rows.len() as i64).collect(), dim: 2, rows: rows.iter().flatten().copied().collect(), last_used: AtomicU64::new(0) }
+        BotMatrix { ids: (1..=rows.len() as i64).collect(), dim: 2, rows: rows.iter().flatten().copied().collect() }
     }
 
     #[test]

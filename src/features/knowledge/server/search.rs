@@ -9,7 +9,7 @@ use crate::providers::vectors::VectorHit;
 use crate::providers::Providers;
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// RRF's rank constant: 60 as in Cormack et al., which keeps one list's top hit from
@@ -42,39 +42,32 @@ pub async fn owned_bot(db: &PgPool, owner: Uuid, bot_public_id: &str) -> Result<
 /// chunks keep every term: there a share says little.
 const COMMON_TERM_SHARE: f64 = 0.2;
 
-struct CommonTerms {
-    version: i64,
-    at: std::time::Instant,
-    terms: Arc<Vec<String>>,
-}
-
 /// Each bot's common terms. When its knowledge changes they are recomputed in the background
 /// (at most once a minute, so a bulk upload does not recompute them per document) while the
 /// previous set keeps serving: `ts_stat` reads every chunk (measured 0.18 s at 10k chunks,
-/// 1.7 s at 100k), which no question should wait for.
-static COMMON: Mutex<Option<HashMap<Uuid, CommonTerms>>> = Mutex::new(None);
-
-async fn common_terms(db: &PgPool, bot: Uuid) -> Result<Arc<Vec<String>>, AppError> {
+/// 1.7 s at 100k), which no question should wait for. A bot seen for the first time waits for
+/// one computation, shared by all its concurrent questions.
+async fn common_terms(db: &PgPool, providers: &Providers, bot: Uuid) -> Result<Arc<Vec<String>>, AppError> {
     let version: i64 = sqlx::query_scalar("SELECT knowledge_version FROM bots WHERE id = $1").bind(bot).fetch_one(db).await?;
-    {
-        let mut cache = COMMON.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache.as_mut().and_then(|m| m.get_mut(&bot)) {
-            if c.version != version && c.at.elapsed() >= std::time::Duration::from_secs(60) {
-                c.at = std::time::Instant::now(); // one refresh at a time
-                let db = db.clone();
+    let cache = &providers.common_terms;
+    match cache.peek(&bot) {
+        Some(cached) if cached.version == version => Ok(cached.value),
+        Some(stale) => {
+            if stale.filled_at.elapsed() >= std::time::Duration::from_secs(60) {
+                let (db, cache) = (db.clone(), cache.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = compute_common_terms(&db, bot, version).await {
-                        tracing::warn!(%bot, error = %e, "could not refresh common terms");
+                    if let Err(e) = cache.get_or_fill(bot, version, || compute_common_terms(&db, bot)).await {
+                        tracing::warn!(%bot, error = ?e, "could not refresh common terms");
                     }
                 });
             }
-            return Ok(c.terms.clone());
+            Ok(stale.value)
         }
+        None => cache.get_or_fill(bot, version, || compute_common_terms(db, bot)).await,
     }
-    compute_common_terms(db, bot, version).await
 }
 
-async fn compute_common_terms(db: &PgPool, bot: Uuid, version: i64) -> Result<Arc<Vec<String>>, AppError> {
+async fn compute_common_terms(db: &PgPool, bot: Uuid) -> Result<Vec<String>, AppError> {
     // ts_stat takes its query as text; the bot id is a UUID, so formatting it in is safe.
     let live = format!(
         "SELECT c.tsv FROM chunks c
@@ -82,18 +75,13 @@ async fn compute_common_terms(db: &PgPool, bot: Uuid, version: i64) -> Result<Ar
           WHERE c.bot_id = '{bot}'"
     );
     let chunks: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM ({live}) l")).fetch_one(db).await?;
-    let terms: Vec<String> = if chunks < 50 {
-        Vec::new()
-    } else {
-        sqlx::query_scalar(&format!("SELECT word FROM ts_stat($${live}$$) WHERE ndoc > $1"))
-            .bind((chunks as f64 * COMMON_TERM_SHARE) as i32)
-            .fetch_all(db)
-            .await?
-    };
-    let terms = Arc::new(terms);
-    let mut cache = COMMON.lock().unwrap_or_else(|e| e.into_inner());
-    cache.get_or_insert_with(HashMap::new).insert(bot, CommonTerms { version, at: std::time::Instant::now(), terms: terms.clone() });
-    Ok(terms)
+    if chunks < 50 {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar(&format!("SELECT word FROM ts_stat($${live}$$) WHERE ndoc > $1"))
+        .bind((chunks as f64 * COMMON_TERM_SHARE) as i32)
+        .fetch_all(db)
+        .await?)
 }
 
 /// Chunk ids and scores for `query`. Terms are OR-ed (a question rarely repeats every word of
@@ -101,8 +89,7 @@ async fn compute_common_terms(db: &PgPool, bot: Uuid, version: i64) -> Result<Ar
 /// normalisation (`ts_rank`, flag 1), mapped into 0–1 by rank / (rank + 1). Cover density
 /// (`ts_rank_cd`) was measured worse for OR-ed questions: SciFact training nDCG@10 0.457
 /// against 0.610.
-async fn keyword_ranked(db: &PgPool, bot: Uuid, query: &str, limit: usize) -> Result<Vec<(i64, f32)>, AppError> {
-    let common = common_terms(db, bot).await?;
+async fn keyword_ranked(db: &PgPool, common: &[String], bot: Uuid, query: &str, limit: usize) -> Result<Vec<(i64, f32)>, AppError> {
     Ok(sqlx::query_as(
         "WITH terms AS (
             SELECT t FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS t WHERE strpos(t, E'\\\\') = 0
@@ -123,7 +110,7 @@ async fn keyword_ranked(db: &PgPool, bot: Uuid, query: &str, limit: usize) -> Re
     .bind(bot)
     .bind(query)
     .bind(limit as i64)
-    .bind(common.as_slice())
+    .bind(common)
     .fetch_all(db)
     .await?)
 }
@@ -151,7 +138,9 @@ async fn chunk_views(db: &PgPool, bot: Uuid, ids: &[i64]) -> Result<HashMap<i64,
 /// Keyword search alone, for an owner.
 pub async fn keyword(db: &PgPool, owner: Uuid, bot_public_id: &str, query: &str, limit: i64) -> Result<Vec<KeywordHit>, AppError> {
     let bot = owned_bot(db, owner, bot_public_id).await?;
-    let ranked = keyword_ranked(db, bot.id, query, limit.max(0) as usize).await?;
+    // Common terms computed afresh: this path inspects, it does not answer questions.
+    let common = compute_common_terms(db, bot.id).await?;
+    let ranked = keyword_ranked(db, &common, bot.id, query, limit.max(0) as usize).await?;
     let mut views = chunk_views(db, bot.id, &ranked.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
     Ok(ranked.into_iter().filter_map(|(id, score)| Some(KeywordHit { chunk: views.remove(&id)?, score })).collect())
 }
@@ -192,7 +181,11 @@ pub async fn candidates(db: &PgPool, providers: &Providers, bot: Uuid, query: &s
             AppError::Unreachable
         })
     };
-    let (keyword, vector) = tokio::join!(keyword_ranked(db, bot, query, n), embed);
+    let keyword = async {
+        let common = common_terms(db, providers, bot).await?;
+        keyword_ranked(db, &common, bot, query, n).await
+    };
+    let (keyword, vector) = tokio::join!(keyword, embed);
     Ok((keyword?, vector?))
 }
 
