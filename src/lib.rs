@@ -3,6 +3,7 @@
 //! (`hydrate`). Code is organised by feature; server-only parts sit behind `ssr`.
 
 pub mod app;
+pub mod domain;
 pub mod error;
 pub mod features;
 pub mod layout;

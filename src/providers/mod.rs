@@ -12,7 +12,7 @@ pub mod llm;
 pub mod retry;
 pub mod vectors;
 
-use crate::features::bots::ModelChoice;
+use crate::domain::ModelChoice;
 use crate::server::settings::{Secrets, Settings};
 use retry::Backoff;
 use std::future::Future;

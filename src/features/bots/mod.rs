@@ -218,26 +218,7 @@ impl Default for BotLimits {
     }
 }
 
-/// A provider/model pair the server can answer with, from configuration, with its prices
-/// (US dollars per million tokens) for the cost estimates in Analytics.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ModelChoice {
-    pub provider: String,
-    pub model: String,
-    pub label: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_price_per_mtok: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_price_per_mtok: Option<f64>,
-}
-
-impl ModelChoice {
-    /// The estimated cost of these tokens, when the model has prices.
-    pub fn cost(&self, tokens_in: i64, tokens_out: i64) -> Option<f64> {
-        let (i, o) = (self.input_price_per_mtok?, self.output_price_per_mtok?);
-        Some((tokens_in as f64 * i + tokens_out as f64 * o) / 1e6)
-    }
-}
+pub use crate::domain::ModelChoice;
 
 /// What the editor needs besides the bot itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

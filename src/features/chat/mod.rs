@@ -29,74 +29,7 @@ pub enum MessageStatus {
     Failed,
 }
 
-/// Why an answer ended. Stored as text, so analytics can group on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FinishReason {
-    /// The model finished its answer.
-    Stop,
-    /// Cut at the bot's answer length.
-    MaxTokens,
-    /// The provider withheld the answer for safety.
-    Safety,
-    /// The provider withheld the answer as recitation of protected text.
-    Recitation,
-    /// The provider refused the question itself.
-    Blocked,
-    /// Nothing in the knowledge answered it; the bot's fallback message was given.
-    NotInKnowledge,
-    /// The user stopped it, or left.
-    Cancelled,
-    /// The provider's stream ended without saying it was done.
-    Interrupted,
-    /// The provider failed.
-    Error,
-}
-
-impl FinishReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FinishReason::Stop => "stop",
-            FinishReason::MaxTokens => "max_tokens",
-            FinishReason::Safety => "safety",
-            FinishReason::Recitation => "recitation",
-            FinishReason::Blocked => "blocked",
-            FinishReason::NotInKnowledge => "not_in_knowledge",
-            FinishReason::Cancelled => "cancelled",
-            FinishReason::Interrupted => "interrupted",
-            FinishReason::Error => "error",
-        }
-    }
-
-    pub const ALL: [FinishReason; 9] = [
-        FinishReason::Stop,
-        FinishReason::MaxTokens,
-        FinishReason::Safety,
-        FinishReason::Recitation,
-        FinishReason::Blocked,
-        FinishReason::NotInKnowledge,
-        FinishReason::Cancelled,
-        FinishReason::Interrupted,
-        FinishReason::Error,
-    ];
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == raw)
-    }
-
-    /// A note under the answer, when the ending is worth one.
-    pub fn note(self) -> Option<&'static str> {
-        match self {
-            FinishReason::MaxTokens => Some("Cut at the bot's answer length."),
-            FinishReason::Cancelled => Some("Stopped."),
-            FinishReason::Interrupted => Some("The answer was interrupted before it finished."),
-            FinishReason::Safety => Some("The model withheld this answer for safety reasons."),
-            FinishReason::Recitation => Some("The model withheld this answer because it would repeat protected text."),
-            FinishReason::Blocked => Some("The model refused this question."),
-            _ => None,
-        }
-    }
-}
+pub use crate::domain::FinishReason;
 
 /// A passage an answer was built from, numbered as the answer cites it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 //! chat falls back to the bot's fallback message.
 
 use super::{Llm, LlmEvent, LlmRequest, LlmStream, Passage};
-use crate::features::chat::FinishReason;
+use crate::domain::FinishReason;
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 
 use super::sse::{self, Failure, Protocol};
 use super::{Llm, LlmEvent, LlmRequest, LlmStream, Speaker};
-use crate::features::chat::FinishReason;
+use crate::domain::FinishReason;
 use crate::providers::gemini::{ApiError, GeminiConfig};
 use serde::Deserialize;
 use serde_json::json;

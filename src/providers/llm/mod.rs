@@ -9,7 +9,7 @@ pub mod gemini;
 pub mod openai;
 mod sse;
 
-use crate::features::chat::FinishReason;
+use crate::domain::FinishReason;
 use futures::Stream;
 use std::pin::Pin;
 

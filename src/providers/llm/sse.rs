@@ -6,7 +6,7 @@
 //! request) is dropped with it.
 
 use super::{LlmError, LlmEvent, LlmStream};
-use crate::features::chat::FinishReason;
+use crate::domain::FinishReason;
 use crate::providers::retry::{Backoff, Outcome};
 use eventsource_stream::Eventsource;
 use futures::StreamExt;

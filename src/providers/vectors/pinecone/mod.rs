@@ -1,7 +1,7 @@
 //! Pinecone (serverless) over its REST API. One index per embedding space, created on first
 //! use and waited for until Ready (a deployment with one embedding model has one index); one
-//! namespace per bot in it. Records are `{document}#{ordinal:05}` with the document id in
-//! metadata, so a document's vectors are found by listing the id prefix (the delimiter
+//! namespace per bot in it. Records are `{document}#{generation}#{ordinal:05}` with the document id
+//! in metadata, so a document's vectors are found by listing the id prefix (the delimiter
 //! included: `doc1#` never matches `doc10#`). Matches are mapped back to the bot's live,
 //! enabled chunks in PostgreSQL, which is also where keyword search stays.
 //!
@@ -9,15 +9,21 @@
 //! `x-pinecone-max-indexed-lsn`; `upsert` returns only once its writes are searchable, so a
 //! document is never shown "ready" before questions can find it.
 
+mod control;
+mod data;
+
+pub use control::index_name;
+pub use data::{batches, record_id};
+
 use super::{VectorError, VectorHit, VectorRecord, VectorStore};
+use data::{lsn_header, parse_record_id, QueryResponse};
 use crate::providers::retry::{retryable_status, within, Backoff, Outcome};
 use crate::providers::BoxFuture;
-use serde::Deserialize;
 use serde_json::json;
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Pinecone's limits per upsert request.
@@ -51,100 +57,15 @@ pub struct PineconeStore {
     hosts: Mutex<HashMap<String, String>>,
 }
 
-fn namespace(bot: Uuid) -> String {
+pub(super) fn namespace(bot: Uuid) -> String {
     format!("bot-{bot}")
 }
 
-/// `{document}#{generation}#{ordinal}`: a document's records share the prefix `{document}#`
-/// (for listing and deleting), and a new version's records never overwrite the live one's.
-pub fn record_id(document: Uuid, generation: i32, ordinal: i32) -> String {
-    format!("{document}#{generation}#{ordinal:05}")
-}
-
-/// (document, generation, ordinal) of a record id; the generation is `None` in ids written
-/// before generations were part of them (`{document}#{ordinal}`).
-fn parse_record_id(id: &str) -> Option<(Uuid, Option<i32>, i32)> {
-    let mut parts = id.split('#');
-    let document = parts.next()?.parse().ok()?;
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(g), Some(o), None) => Some((document, Some(g.parse().ok()?), o.parse().ok()?)),
-        (Some(o), None, None) => Some((document, None, o.parse().ok()?)),
-        _ => None,
-    }
-}
-
-/// `{prefix}-{space}` within Pinecone's rules: 1–45 characters of lowercase letters, digits
-/// and `-`, starting and ending alphanumeric. Long names keep a hash so they stay distinct.
-pub fn index_name(prefix: &str, embedder: &str) -> String {
-    let raw = format!("{prefix}-{embedder}").to_lowercase();
-    let mut name = String::new();
-    for c in raw.chars() {
-        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
-        if !(c == '-' && name.ends_with('-')) {
-            name.push(c);
-        }
-    }
-    let name = name.trim_matches('-').to_owned();
-    if name.len() <= 45 {
-        return name;
-    }
-    use sha2::Digest;
-    let hash = hex::encode(&sha2::Sha256::digest(raw.as_bytes())[..4]);
-    format!("{}-{hash}", name[..36].trim_end_matches('-'))
-}
-
-#[derive(Deserialize)]
-struct IndexModel {
-    name: String,
-    #[serde(default)]
-    host: String,
-    #[serde(default)]
-    status: IndexStatus,
-}
-
-#[derive(Deserialize, Default)]
-struct IndexStatus {
-    #[serde(default)]
-    ready: bool,
-    #[serde(default)]
-    state: String,
-}
-
-#[derive(Deserialize)]
-struct QueryResponse {
-    #[serde(default)]
-    matches: Vec<Match>,
-}
-
-#[derive(Deserialize)]
-struct Match {
-    id: String,
-    #[serde(default)]
-    score: f32,
-}
-
-#[derive(Deserialize)]
-struct ListResponse {
-    #[serde(default)]
-    vectors: Vec<ListedId>,
-    pagination: Option<Pagination>,
-}
-
-#[derive(Deserialize)]
-struct ListedId {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct Pagination {
-    next: Option<String>,
-}
-
 /// A data-plane or control-plane answer worth reading.
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) headers: reqwest::header::HeaderMap,
+    pub(super) body: String,
 }
 
 impl PineconeStore {
@@ -159,7 +80,7 @@ impl PineconeStore {
     /// Sends with Pinecone's headers, retrying 429 and 5xx with backoff. Statuses in `ok` are
     /// returned as they are (e.g. 404 where "not there" is an answer); other failures become
     /// errors that say what happened.
-    async fn send(&self, method: reqwest::Method, url: &str, body: Option<&serde_json::Value>, ok: &[u16]) -> Result<Reply, VectorError> {
+    pub(super) async fn send(&self, method: reqwest::Method, url: &str, body: Option<&serde_json::Value>, ok: &[u16]) -> Result<Reply, VectorError> {
         let (backoff, method) = (&self.config.backoff, &method);
         backoff
             .run("Pinecone", |attempt| async move {
@@ -187,124 +108,11 @@ impl PineconeStore {
             .await
     }
 
-    /// The data-plane host of the index for `embedder`; with `create`, the index is made
-    /// (with that dimension) when missing and waited for until Ready.
-    async fn host(&self, embedder: &str, create: Option<usize>) -> Result<Option<String>, VectorError> {
-        let name = index_name(&self.config.index_prefix, embedder);
-        if let Some(host) = self.hosts.lock().unwrap().get(&name) {
-            return Ok(Some(host.clone()));
-        }
-        let url = format!("{}/indexes/{name}", self.config.control_url.trim_end_matches('/'));
-        let started = Instant::now();
-        let mut created = false;
-        loop {
-            let reply = self.send(reqwest::Method::GET, &url, None, &[404]).await?;
-            if reply.status == 404 {
-                let Some(dimension) = create else { return Ok(None) };
-                if created {
-                    return Err(VectorError::Transient(format!("Pinecone index {name} vanished while being created")));
-                }
-                let body = json!({
-                    "name": name, "dimension": dimension, "metric": "cosine",
-                    "spec": {"serverless": {"cloud": self.config.cloud, "region": self.config.region}},
-                    "deletion_protection": "disabled", "tags": {"app": "chatsphere"},
-                });
-                let indexes = format!("{}/indexes", self.config.control_url.trim_end_matches('/'));
-                // 409: another server process created it first; either way we wait for Ready.
-                self.send(reqwest::Method::POST, &indexes, Some(&body), &[409]).await?;
-                tracing::info!(index = %name, dimension, "Pinecone index created");
-                created = true;
-                continue;
-            }
-            let index: IndexModel = serde_json::from_str(&reply.body).map_err(|e| VectorError::Transient(format!("Pinecone describe-index: {e}")))?;
-            if index.status.ready && !index.host.is_empty() {
-                self.hosts.lock().unwrap().insert(index.name, index.host.clone());
-                return Ok(Some(index.host));
-            }
-            if index.status.state == "InitializationFailed" || index.status.state == "Terminating" {
-                return Err(VectorError::Permanent(format!("Pinecone index {name} is {}", index.status.state)));
-            }
-            if started.elapsed() > self.config.ready_timeout {
-                return Err(VectorError::Transient(format!("Pinecone index {name} is still {} after {:?}", index.status.state, self.config.ready_timeout)));
-            }
-            tokio::time::sleep(self.config.poll).await;
-        }
-    }
-
-    /// Hosts of every index this deployment has (all embedding spaces), for deletions.
-    async fn all_hosts(&self) -> Result<Vec<String>, VectorError> {
-        let url = format!("{}/indexes", self.config.control_url.trim_end_matches('/'));
-        let reply = self.send(reqwest::Method::GET, &url, None, &[]).await?;
-        #[derive(Deserialize)]
-        struct Indexes {
-            #[serde(default)]
-            indexes: Vec<IndexModel>,
-        }
-        let list: Indexes = serde_json::from_str(&reply.body).map_err(|e| VectorError::Transient(format!("Pinecone list-indexes: {e}")))?;
-        let prefix = format!("{}-", self.config.index_prefix);
-        Ok(list.indexes.into_iter().filter(|i| i.name.starts_with(&prefix) && !i.host.is_empty()).map(|i| i.host).collect())
-    }
-
-    fn data_url(&self, host: &str, path: &str) -> String {
+    pub(super) fn data_url(&self, host: &str, path: &str) -> String {
         format!("{}://{host}{path}", self.scheme())
     }
 
-    /// Every record id in `namespace` starting with `prefix`, page by page.
-    async fn list_ids(&self, host: &str, namespace: &str, prefix: &str) -> Result<Vec<String>, VectorError> {
-        let mut ids = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut url = reqwest::Url::parse(&self.data_url(host, "/vectors/list")).map_err(|e| VectorError::Permanent(e.to_string()))?;
-            url.query_pairs_mut().append_pair("namespace", namespace).append_pair("prefix", prefix).append_pair("limit", "100");
-            if let Some(t) = &token {
-                url.query_pairs_mut().append_pair("paginationToken", t);
-            }
-            let reply = self.send(reqwest::Method::GET, url.as_str(), None, &[404]).await?;
-            if reply.status == 404 {
-                return Ok(ids);
-            }
-            let page: ListResponse = serde_json::from_str(&reply.body).map_err(|e| VectorError::Transient(format!("Pinecone list: {e}")))?;
-            ids.extend(page.vectors.into_iter().map(|v| v.id));
-            match page.pagination.and_then(|p| p.next) {
-                Some(next) => token = Some(next),
-                None => return Ok(ids),
-            }
-        }
-    }
 
-    async fn delete_ids(&self, host: &str, namespace: &str, ids: &[String]) -> Result<(), VectorError> {
-        for batch in ids.chunks(MAX_DELETE_IDS) {
-            self.send(reqwest::Method::POST, &self.data_url(host, "/vectors/delete"), Some(&json!({"ids": batch, "namespace": namespace})), &[]).await?;
-        }
-        Ok(())
-    }
-
-    async fn delete_namespace(&self, host: &str, bot: Uuid) -> Result<(), VectorError> {
-        let url = self.data_url(host, &format!("/namespaces/{}", namespace(bot)));
-        self.send(reqwest::Method::DELETE, &url, None, &[404]).await?;
-        Ok(())
-    }
-
-    /// Waits until a query sees writes up to `lsn`.
-    async fn wait_visible(&self, host: &str, namespace: &str, probe: &[f32], lsn: u64) -> Result<(), VectorError> {
-        let started = Instant::now();
-        loop {
-            let reply = self.send(reqwest::Method::POST, &self.data_url(host, "/query"), Some(&json!({"namespace": namespace, "topK": 1, "vector": probe})), &[]).await?;
-            let indexed = lsn_header(&reply.headers, "x-pinecone-max-indexed-lsn");
-            match indexed {
-                None => return Ok(()), // an API without freshness headers: nothing to wait on
-                Some(indexed) if indexed >= lsn => return Ok(()),
-                Some(_) if started.elapsed() > self.config.freshness_timeout => {
-                    return Err(VectorError::Transient(format!("Pinecone had not indexed the writes after {:?}", self.config.freshness_timeout)));
-                }
-                Some(_) => tokio::time::sleep(self.config.poll).await,
-            }
-        }
-    }
-}
-
-fn lsn_header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 /// Pinecone's errors: JSON `{code, message}` (data plane), `{error: {code, message}}` (control
@@ -322,29 +130,6 @@ fn error(status: u16, body: &str) -> VectorError {
         s if retryable_status(s) => VectorError::Transient(format!("Pinecone is busy or failing ({s}): {message}")),
         s => VectorError::Permanent(format!("Pinecone refused the request ({s}): {message}")),
     }
-}
-
-/// Splits records into upsert requests under both limits (count and body size).
-pub fn batches(namespace: &str, records: &[(String, &VectorRecord)]) -> Vec<serde_json::Value> {
-    // Room for the envelope and for the serialiser's number formatting differing from ours.
-    let budget = MAX_UPSERT_BYTES - 64 * 1024;
-    let mut out = Vec::new();
-    let mut current: Vec<serde_json::Value> = Vec::new();
-    let mut size = 0;
-    for (id, r) in records {
-        let vector = json!({"id": id, "values": r.vector, "metadata": {"document_id": r.document_id.to_string(), "ordinal": r.ordinal}});
-        let bytes = vector.to_string().len() + 1;
-        if !current.is_empty() && (current.len() == MAX_UPSERT_RECORDS || size + bytes > budget) {
-            out.push(json!({"vectors": std::mem::take(&mut current), "namespace": namespace}));
-            size = 0;
-        }
-        size += bytes;
-        current.push(vector);
-    }
-    if !current.is_empty() {
-        out.push(json!({"vectors": current, "namespace": namespace}));
-    }
-    out
 }
 
 impl VectorStore for PineconeStore {

@@ -1,0 +1,168 @@
+//! Messages as readers see them (an answer whose writer died reads as interrupted), the
+//! questions that start answers, and the history sent with the next question.
+
+use crate::error::AppError;
+use crate::features::chat::{FinishReason, MessageStatus, MessageView, Role, SourceView};
+use crate::providers::llm::{Speaker, Turn};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub fn message_not_found() -> AppError {
+    AppError::NotFound("Message".into())
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: Uuid,
+    role: String,
+    content: String,
+    status: String,
+    error: Option<String>,
+    finish_reason: Option<String>,
+    answered: Option<bool>,
+    feedback: Option<i16>,
+    feedback_comment: Option<String>,
+    provider: Option<String>,
+    model: Option<String>,
+    ttft_ms: Option<i32>,
+    total_ms: Option<i32>,
+    tokens_in: Option<i32>,
+    tokens_out: Option<i32>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An answer still `streaming` past its lease was being written by a process that died: it is
+/// read as interrupted (with the text of its last checkpoint) by every process, before the
+/// sweeper (`close_abandoned`) gets to it.
+const MESSAGE_COLUMNS: &str = "id, role, content,
+    CASE WHEN status = 'streaming' AND coalesce(lease_until, '-infinity') < now() THEN 'interrupted' ELSE status END AS status,
+    CASE WHEN status = 'streaming' AND coalesce(lease_until, '-infinity') < now() THEN 'interrupted' ELSE finish_reason END AS finish_reason,
+    error, answered, feedback, feedback_comment, provider, model, ttft_ms, total_ms, tokens_in, tokens_out, created_at";
+
+/// What a reader is told about an answer whose writer died.
+pub const INTERRUPTED: &str = "The answer was interrupted; try again.";
+
+/// Messages matching `filter` (a condition on `messages` with `$1`), in conversation order,
+/// with their sources.
+async fn load(db: &PgPool, filter: &str, id: Uuid) -> Result<Vec<MessageView>, AppError> {
+    let rows: Vec<MessageRow> = sqlx::query_as(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {filter} ORDER BY position"))
+        .bind(id)
+        .fetch_all(db)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().filter(|r| r.role == "assistant").map(|r| r.id).collect();
+    let mut sources = sources_of(db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MessageView {
+            sources: sources.remove(&r.id).unwrap_or_default(),
+            id: r.id,
+            role: if r.role == "user" { Role::User } else { Role::Assistant },
+            content: r.content,
+            status: match r.status.as_str() {
+                "streaming" => MessageStatus::Streaming,
+                "failed" | "interrupted" => MessageStatus::Failed,
+                _ => MessageStatus::Complete,
+            },
+            error: if r.status == "interrupted" { Some(INTERRUPTED.into()) } else { r.error },
+            finish_reason: r.finish_reason.as_deref().and_then(FinishReason::parse),
+            answered: r.answered,
+            feedback: r.feedback,
+            feedback_comment: r.feedback_comment,
+            provider: r.provider,
+            model: r.model,
+            ttft_ms: r.ttft_ms,
+            total_ms: r.total_ms,
+            tokens_in: r.tokens_in,
+            tokens_out: r.tokens_out,
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+pub(super) async fn sources_of(db: &PgPool, messages: &[Uuid]) -> Result<HashMap<Uuid, Vec<SourceView>>, AppError> {
+    let rows: Vec<(Uuid, i16, Option<i64>, Option<Uuid>, String, String, Option<i32>, String, f32)> = sqlx::query_as(
+        "SELECT message_id, n, chunk_id, document_id, document_name, heading_path, page, text, score
+           FROM message_sources WHERE message_id = ANY($1) ORDER BY message_id, n",
+    )
+    .bind(messages)
+    .fetch_all(db)
+    .await?;
+    let mut out: HashMap<Uuid, Vec<SourceView>> = HashMap::new();
+    for (message, n, chunk_id, document_id, document_name, heading_path, page, text, score) in rows {
+        out.entry(message).or_default().push(SourceView { n: n as u16, chunk_id, document_id, document_name, heading_path, page, text, score });
+    }
+    Ok(out)
+}
+
+pub async fn messages(db: &PgPool, conversation: Uuid) -> Result<Vec<MessageView>, AppError> {
+    load(db, "conversation_id = $1", conversation).await
+}
+
+pub async fn message(db: &PgPool, id: Uuid) -> Result<MessageView, AppError> {
+    load(db, "id = $1", id).await?.pop().ok_or_else(message_not_found)
+}
+
+/// Marks the conversation and its bot as active now. The bot row is shared by all of its
+/// conversations, so it is written at most once a minute: hundreds of concurrent answers
+/// would otherwise queue on that one row's lock.
+pub(super) async fn touch(db: &PgPool, conversation: Uuid, bot: Uuid) -> Result<(), AppError> {
+    sqlx::query(
+        "WITH c AS (UPDATE conversations SET updated_at = now() WHERE id = $1)
+         UPDATE bots SET last_activity_at = now() WHERE id = $2 AND last_activity_at < now() - interval '1 minute'",
+    )
+    .bind(conversation)
+    .bind(bot)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Saves the user's words first, before anything can fail, so nothing typed is lost.
+pub async fn add_question(db: &PgPool, conversation: Uuid, bot: Uuid, text: &str) -> Result<MessageView, AppError> {
+    let id: Uuid = sqlx::query_scalar("INSERT INTO messages (conversation_id, bot_id, role, content) VALUES ($1, $2, 'user', $3) RETURNING id")
+        .bind(conversation)
+        .bind(bot)
+        .bind(text)
+        .fetch_one(db)
+        .await?;
+    touch(db, conversation, bot).await?;
+    message(db, id).await
+}
+
+/// The conversation so far as model turns: complete messages before `before` (a question id).
+pub async fn history(db: &PgPool, conversation: Uuid, before: Uuid) -> Result<Vec<Turn>, AppError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT role, content FROM messages
+          WHERE conversation_id = $1 AND status = 'complete' AND content <> ''
+            AND position < (SELECT position FROM messages WHERE id = $2)
+          ORDER BY position",
+    )
+    .bind(conversation)
+    .bind(before)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(role, text)| Turn { speaker: if role == "user" { Speaker::User } else { Speaker::Assistant }, text })
+        .collect())
+}
+
+/// For regenerating: the conversation's last question, with every answer after it removed.
+pub async fn reopen_last_question(db: &PgPool, conversation: Uuid) -> Result<MessageView, AppError> {
+    let mut tx = db.begin().await?;
+    let question: Option<(Uuid, i64)> = sqlx::query_as(
+        "SELECT id, position FROM messages WHERE conversation_id = $1 AND role = 'user' ORDER BY position DESC LIMIT 1 FOR UPDATE",
+    )
+    .bind(conversation)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (id, position) = question.ok_or_else(|| AppError::invalid("conversation", "There is no question to answer again."))?;
+    sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND position > $2")
+        .bind(conversation)
+        .bind(position)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    message(db, id).await
+}
