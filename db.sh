@@ -14,7 +14,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 fi
 
 CHATSPHERE_ROOT=${CHATSPHERE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
-PG_FIRST_PORT=${CHATSPHERE_PG_PORT:-55432}
+# Below 32768: Linux hands out ports from 32768 up to clients' outgoing connections, and one of
+# those holding our port made a start fail now and then ("Address already in use").
+PG_FIRST_PORT=${CHATSPHERE_PG_PORT:-25432}
 PG_USER=chatsphere
 PG_DB=chatsphere
 
@@ -71,12 +73,21 @@ pg_start() {
     chmod 700 "$data"
     as_pg "$bin/initdb" -D "$data" -A trust -U "$PG_USER" -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
-  if ! as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  local tries=0
+  while ! as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; do
     echo "[db] starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_pg "$bin/pg_ctl" -D "$data" -l "$run/postgres.log" -w -t 60 \
-      -o "-p $PG_PORT -k $run -c listen_addresses=127.0.0.1" start >/dev/null ||
-      { echo "[db] PostgreSQL did not start; see $run/postgres.log" >&2; tail -n 20 "$run/postgres.log" >&2; return 1; }
-  fi
+      -o "-p $PG_PORT -k $run -c listen_addresses=127.0.0.1" start >/dev/null && break
+    # Someone else took the port since it was chosen: the cluster moves to the next free one
+    # (DATABASE_URL is made from the port file after this).
+    tries=$((tries + 1))
+    if [ "$tries" -lt 5 ] && tail -n 8 "$run/postgres.log" | grep -q "Address already in use"; then
+      rm -f "$base/port"; PG_FIRST_PORT=$((PG_PORT + 1)); PG_PORT=$(pg_port "$base")
+      echo "[db] port taken; moving to $PG_PORT"
+      continue
+    fi
+    echo "[db] PostgreSQL did not start; see $run/postgres.log" >&2; tail -n 20 "$run/postgres.log" >&2; return 1
+  done
   if ! "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
     "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE $PG_DB" >/dev/null

@@ -461,7 +461,7 @@ impl PrivateCluster {
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/db.sh"))
             .arg(action)
             .env("CHATSPHERE_ROOT", root)
-            .env("CHATSPHERE_PG_PORT", "56432")
+            .env("CHATSPHERE_PG_PORT", "26432")
             .env_remove("DATABASE_URL")
             .stdin(Stdio::null())
             .output()
