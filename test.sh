@@ -55,7 +55,7 @@ fake_log=$(mktemp -t chatsphere-fake-cloud.XXXXXX.log)
 FAKE_GEMINI_PORT=$FAKE_PORT FAKE_PINECONE_PORT=$((FAKE_PORT + 1)) FAKE_OPENAI_PORT=$((FAKE_PORT + 2)) FAKE_GEMINI_DELAY_MS=150 \
   FAKE_SMTP_PORT=$((FAKE_PORT + 3)) FAKE_INBOX_PORT=$((FAKE_PORT + 4)) \
   GEMINI_API_KEY=e2e-gemini-key PINECONE_API_KEY=e2e-pinecone-key \
-  "$CARGO_TARGET_DIR/release/fake_cloud" >"$fake_log" 2>&1 &
+  "$CARGO_TARGET_DIR/release/examples/fake_cloud" >"$fake_log" 2>&1 &
 pids+=($!)
 # Mail the embedded-defaults server sends (reset links) lands in the sink; journeys read it here.
 export E2E_INBOX_URL="http://127.0.0.1:$((FAKE_PORT + 4))/inbox"

@@ -9,7 +9,7 @@ mod common;
 
 use chatsphere::features::analytics::server::{self as analytics, figures, unanswered};
 use chatsphere::features::analytics::ReportQuery;
-use chatsphere::server::settings::LlmSettings;
+use chatsphere::providers::settings::LlmSettings;
 use chrono::{Duration, Utc};
 use std::time::Instant;
 

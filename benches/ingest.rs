@@ -16,7 +16,7 @@ use chatsphere::providers::vectors::postgres::PgVectorStore;
 use chatsphere::providers::embed::Embedder;
 use chatsphere::providers::vectors::{to_bytes, VectorStore};
 use rand::Rng;
-use chatsphere::server::settings::KnowledgeSettings;
+use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use std::io::Write;
 use std::time::Instant;
 
@@ -207,7 +207,7 @@ for b in (16, 32, 64):
     t = time.time(); m.encode(texts, batch_size=b); s = time.time() - t
     print(f"batch {b:>2}: {len(texts)/s:>6.1f} passages/s (Python sentence-transformers)", flush=True)
 "#;
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(chatsphere::server::settings::EmbeddingSettings::default().model_dir);
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(chatsphere::providers::settings::EmbeddingSettings::default().model_dir);
     let mut child = std::process::Command::new(python)
         .arg("-c")
         .arg(script)

@@ -12,7 +12,7 @@ mod common;
 use chatsphere::features::knowledge::server::search::{self, fuse};
 use chatsphere::features::knowledge::server::store::{self, NewDocument};
 use chatsphere::features::knowledge::server::worker;
-use chatsphere::server::settings::KnowledgeSettings;
+use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 

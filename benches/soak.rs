@@ -1,7 +1,8 @@
 //! Soak: two server processes on one fresh database behind a client that alternates between
 //! them (a load balancer's round robin), mixed traffic for `SOAK_SECS` (default 600): sign-ins,
-//! uploads, questions streamed to their end, analytics reports, document lists, and questions
-//! through the developer API. Prints p50/p95/p99 per kind of request, the count of 5xx (must be
+//! uploads, questions streamed to their end, analytics reports, document lists, questions
+//! through the developer API, and visitors of the published bots (share page, visitor session,
+//! a question streamed to its end). Prints p50/p95/p99 per kind of request, the count of 5xx (must be
 //! zero: the run fails otherwise) and each process's resident memory over the run.
 //!
 //!     source ./db.sh && cargo bench --features ssr --bench soak            # 10 minutes
@@ -11,6 +12,7 @@ mod common;
 #[path = "../tests/common/process.rs"]
 mod process;
 
+use chatsphere::features::public::Publishing;
 use process::{session_cookie, Server};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -127,6 +129,7 @@ async fn one(server: &Server, owner: &Owner, i: usize, tallies: &Tallies, upload
             let _ = reply.bytes().await;
             record(tallies, "API question", status, started);
         }
+        16..=19 => visit(server, owner, i, tallies, &client).await,
         _ => {
             let question = format!("Which berth is reserved in notice {}?", i % 3);
             let reply = server.call(Some(&owner.cookie), "chat/send", &[("bot_id", &owner.bot), ("conversation_id", ""), ("text", &question)]).await;
@@ -137,6 +140,45 @@ async fn one(server: &Server, owner: &Owner, i: usize, tallies: &Tallies, upload
             record(tallies, "question (streamed)", if failed { 500 } else { status }, started);
         }
     }
+}
+
+/// A stranger on the bot's share page: the page (with its signed ticket), a visitor session,
+/// and one question read to the end.
+async fn visit(server: &Server, owner: &Owner, i: usize, tallies: &Tallies, client: &reqwest::Client) {
+    let started = Instant::now();
+    let page = client.get(format!("{}/s/{}", server.url, owner.bot)).send().await.unwrap();
+    let status = page.status().as_u16();
+    let page = page.text().await.unwrap_or_default();
+    record(tallies, "share page", status, started);
+    let attr = |name: &str| {
+        let start = page.find(&format!("{name}=\"")).map(|at| at + name.len() + 2)?;
+        Some(page[start..start + page[start..].find('"')?].to_owned())
+    };
+    let (Some(ticket), Some(site)) = (attr("data-ticket"), attr("data-site")) else { return };
+    let started = Instant::now();
+    let session = client
+        .post(format!("{}/visitor/{}/session", server.url, owner.bot))
+        .header("Origin", process::PUBLIC_ORIGIN)
+        .json(&serde_json::json!({ "ticket": ticket, "channel": "share", "site": site }))
+        .send()
+        .await
+        .unwrap();
+    let status = session.status().as_u16();
+    let session: serde_json::Value = session.json().await.unwrap_or_default();
+    record(tallies, "visitor session", status, started);
+    let Some(token) = session["token"].as_str() else { return };
+    let started = Instant::now();
+    let reply = client
+        .post(format!("{}/visitor/{}/messages", server.url, owner.bot))
+        .header("Origin", process::PUBLIC_ORIGIN)
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "text": format!("What does notice {} say about the fuel dock?", i % 3) }))
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    let _ = reply.bytes().await;
+    record(tallies, "visitor question", status, started);
 }
 
 #[tokio::main]
@@ -158,12 +200,13 @@ async fn main() {
     for n in 0..OWNERS {
         owners.push(setup(&servers[n % 2], n).await);
     }
-    // The bots' own daily answer limits (1,000 by default) would refuse most API questions of
-    // a long run: this measures the server, not its limits.
-    sqlx::query("INSERT INTO bot_publishing (bot_id, per_bot_day, per_bot_month) SELECT id, 100000000, 100000000 FROM bots")
-        .execute(&db)
-        .await
-        .unwrap();
+    // Published, with limits no run reaches (1,000 answers a day by default would refuse most
+    // questions of a long run): this measures the server, not its limits.
+    let roomy = Publishing { per_visitor_minute: 100_000, per_visitor_day: 100_000_000, per_address_day: 100_000_000, per_bot_day: 100_000_000, per_bot_month: 1_000_000_000, ..Publishing::default() };
+    for owner in &owners {
+        let user: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(&owner.email).fetch_one(&db).await.unwrap();
+        chatsphere::features::public::server::store::save(&db, process::PUBLIC_ORIGIN, user, &owner.bot, true, roomy.clone()).await.unwrap();
+    }
     // Wait for the first documents, so questions have knowledge to answer from.
     while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM documents WHERE status <> 'ready'").fetch_one(&db).await.unwrap() > 0 {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -14,7 +14,7 @@ use chatsphere::features::chat::server::answer::{request, retrieve};
 use chatsphere::features::knowledge::server::store::{self, NewDocument};
 use chatsphere::features::knowledge::server::worker;
 use chatsphere::providers::llm::extractive::compose;
-use chatsphere::server::settings::KnowledgeSettings;
+use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use std::time::Instant;
 
 /// SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces.

@@ -10,8 +10,6 @@ pub mod layout;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
-pub mod fakes;
-#[cfg(feature = "ssr")]
 pub mod providers;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -3,10 +3,11 @@
 
 mod common;
 
+use chatsphere::features::auth::server::password::Passwords;
 use chatsphere::error::AppError;
 use chatsphere::features::auth::server::{accounts, sessions};
 use chatsphere::server::db::MIGRATOR;
-use chatsphere::server::settings::AuthSettings;
+use chatsphere::features::auth::server::settings::AuthSettings;
 use sqlx::PgPool;
 
 const PASSWORD: &str = "correct horse battery";
@@ -16,7 +17,7 @@ fn rules() -> AuthSettings {
 }
 
 async fn ada(db: &PgPool) -> chatsphere::features::auth::CurrentUser {
-    accounts::sign_up(db, &rules(), "Ada@Example.com", "Ada Lovelace", PASSWORD).await.unwrap()
+    accounts::sign_up(db, &rules(), &Passwords::default(), "Ada@Example.com", "Ada Lovelace", PASSWORD).await.unwrap()
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -35,7 +36,7 @@ async fn sign_up_stores_a_normalised_email_and_an_argon2id_hash(db: PgPool) {
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn duplicate_email_is_refused_whatever_its_case(db: PgPool) {
     ada(&db).await;
-    let err = accounts::sign_up(&db, &rules(), "ADA@example.COM", "Another", "another long password").await.unwrap_err();
+    let err = accounts::sign_up(&db, &rules(), &Passwords::default(), "ADA@example.COM", "Another", "another long password").await.unwrap_err();
     assert_eq!(err.field(), Some("email"));
     assert!(err.to_string().contains("already exists"), "{err}");
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
@@ -44,23 +45,23 @@ async fn duplicate_email_is_refused_whatever_its_case(db: PgPool) {
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn invalid_sign_up_input_names_the_rule_broken(db: PgPool) {
-    let err = accounts::sign_up(&db, &rules(), "not-an-email", "Ada", PASSWORD).await.unwrap_err();
+    let err = accounts::sign_up(&db, &rules(), &Passwords::default(), "not-an-email", "Ada", PASSWORD).await.unwrap_err();
     assert_eq!(err.field(), Some("email"));
-    let err = accounts::sign_up(&db, &rules(), "ada@example.com", "Ada", "short").await.unwrap_err();
+    let err = accounts::sign_up(&db, &rules(), &Passwords::default(), "ada@example.com", "Ada", "short").await.unwrap_err();
     assert_eq!(err.to_string(), "Passwords must be at least 10 characters.");
-    let err = accounts::sign_up(&db, &rules(), "ada@example.com", "  ", PASSWORD).await.unwrap_err();
+    let err = accounts::sign_up(&db, &rules(), &Passwords::default(), "ada@example.com", "  ", PASSWORD).await.unwrap_err();
     assert_eq!(err.field(), Some("display_name"));
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn wrong_password_and_unknown_email_get_the_same_answer(db: PgPool) {
     ada(&db).await;
-    let wrong = accounts::authenticate(&db, &rules(), "ada@example.com", "wrong password!", "10.0.0.1").await;
-    let unknown = accounts::authenticate(&db, &rules(), "nobody@example.com", PASSWORD, "10.0.0.1").await;
+    let wrong = accounts::authenticate(&db, &rules(), &Passwords::default(), "ada@example.com", "wrong password!", "10.0.0.1").await;
+    let unknown = accounts::authenticate(&db, &rules(), &Passwords::default(), "nobody@example.com", PASSWORD, "10.0.0.1").await;
     assert_eq!(wrong.unwrap_err(), AppError::WrongCredentials);
     assert_eq!(unknown.unwrap_err(), AppError::WrongCredentials);
     assert_eq!(AppError::WrongCredentials.to_string(), "Wrong email or password.");
-    let ok = accounts::authenticate(&db, &rules(), " ADA@example.com ", PASSWORD, "10.0.0.1").await.unwrap();
+    let ok = accounts::authenticate(&db, &rules(), &Passwords::default(), " ADA@example.com ", PASSWORD, "10.0.0.1").await.unwrap();
     assert_eq!(ok.display_name, "Ada Lovelace");
 }
 
@@ -70,10 +71,10 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password(db: PgPo
     let r = rules();
     for attempt in 0..r.max_failures_per_account {
         let ip = format!("10.0.0.{attempt}"); // spread over addresses: the account limit alone applies
-        let err = accounts::authenticate(&db, &r, "ada@example.com", "wrong password!", &ip).await.unwrap_err();
+        let err = accounts::authenticate(&db, &r, &Passwords::default(), "ada@example.com", "wrong password!", &ip).await.unwrap_err();
         assert_eq!(err, AppError::WrongCredentials);
     }
-    let locked = accounts::authenticate(&db, &r, "ada@example.com", PASSWORD, "10.0.0.99").await.unwrap_err();
+    let locked = accounts::authenticate(&db, &r, &Passwords::default(), "ada@example.com", PASSWORD, "10.0.0.99").await.unwrap_err();
     match locked {
         AppError::RateLimited { retry_after_secs } => {
             assert!(retry_after_secs > 0 && retry_after_secs <= r.failure_window_secs as u64, "{retry_after_secs}");
@@ -86,7 +87,7 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password(db: PgPo
         .execute(&db)
         .await
         .unwrap();
-    accounts::authenticate(&db, &r, "ada@example.com", PASSWORD, "10.0.0.99").await.unwrap();
+    accounts::authenticate(&db, &r, &Passwords::default(), "ada@example.com", PASSWORD, "10.0.0.99").await.unwrap();
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -94,13 +95,13 @@ async fn one_address_guessing_many_accounts_is_limited_per_address(db: PgPool) {
     let r = AuthSettings { max_failures_per_ip: 3, ..rules() };
     for i in 0..3 {
         let email = format!("user{i}@example.com");
-        let err = accounts::authenticate(&db, &r, &email, "whatever password", "192.0.2.7").await.unwrap_err();
+        let err = accounts::authenticate(&db, &r, &Passwords::default(), &email, "whatever password", "192.0.2.7").await.unwrap_err();
         assert_eq!(err, AppError::WrongCredentials);
     }
-    let err = accounts::authenticate(&db, &r, "fresh@example.com", "whatever password", "192.0.2.7").await.unwrap_err();
+    let err = accounts::authenticate(&db, &r, &Passwords::default(), "fresh@example.com", "whatever password", "192.0.2.7").await.unwrap_err();
     assert!(matches!(err, AppError::RateLimited { .. }), "{err:?}");
     // Another address is unaffected.
-    let err = accounts::authenticate(&db, &r, "fresh@example.com", "whatever password", "192.0.2.8").await.unwrap_err();
+    let err = accounts::authenticate(&db, &r, &Passwords::default(), "fresh@example.com", "whatever password", "192.0.2.8").await.unwrap_err();
     assert_eq!(err, AppError::WrongCredentials);
 }
 
@@ -150,20 +151,20 @@ async fn changing_the_password_ends_the_other_sessions_only(db: PgPool) {
     let laptop = sessions::create(&db, user.id, 24).await.unwrap();
     let phone = sessions::create(&db, user.id, 24).await.unwrap();
 
-    let err = accounts::change_password(&db, &rules(), user.id, "not my password", "a brand new password", &here)
+    let err = accounts::change_password(&db, &rules(), &Passwords::default(), user.id, "not my password", "a brand new password", &here)
         .await
         .unwrap_err();
     assert_eq!(err.field(), Some("current_password"));
 
-    let ended = accounts::change_password(&db, &rules(), user.id, PASSWORD, "a brand new password", &here).await.unwrap();
+    let ended = accounts::change_password(&db, &rules(), &Passwords::default(), user.id, PASSWORD, "a brand new password", &here).await.unwrap();
     assert_eq!(ended, 2);
     assert!(sessions::resolve(&db, &here, 24).await.unwrap().is_some());
     assert!(sessions::resolve(&db, &laptop, 24).await.unwrap().is_none());
     assert!(sessions::resolve(&db, &phone, 24).await.unwrap().is_none());
 
-    let old = accounts::authenticate(&db, &rules(), "ada@example.com", PASSWORD, "10.0.0.1").await;
+    let old = accounts::authenticate(&db, &rules(), &Passwords::default(), "ada@example.com", PASSWORD, "10.0.0.1").await;
     assert_eq!(old.unwrap_err(), AppError::WrongCredentials);
-    accounts::authenticate(&db, &rules(), "ada@example.com", "a brand new password", "10.0.0.1").await.unwrap();
+    accounts::authenticate(&db, &rules(), &Passwords::default(), "ada@example.com", "a brand new password", "10.0.0.1").await.unwrap();
 }
 
 /// Counts the rows that point at a user in every table with a foreign key to `users`, so
@@ -171,17 +172,17 @@ async fn changing_the_password_ends_the_other_sessions_only(db: PgPool) {
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn deleting_an_account_removes_everything_it_owned_and_nothing_else(db: PgPool) {
     let user = ada(&db).await;
-    let other = accounts::sign_up(&db, &rules(), "grace@example.com", "Grace", "another long password").await.unwrap();
+    let other = accounts::sign_up(&db, &rules(), &Passwords::default(), "grace@example.com", "Grace", "another long password").await.unwrap();
     let here = sessions::create(&db, user.id, 24).await.unwrap();
     sessions::create(&db, user.id, 24).await.unwrap();
     let others_session = sessions::create(&db, other.id, 24).await.unwrap();
     assert!(common::rows_referencing(&db, "users", user.id).await.iter().any(|(_, n)| *n > 0));
 
-    let err = accounts::delete_account(&db, &rules(), user.id, "wrong password").await.unwrap_err();
+    let err = accounts::delete_account(&db, &rules(), &Passwords::default(), user.id, "wrong password").await.unwrap_err();
     assert_eq!(err.field(), Some("password"));
     assert!(sessions::resolve(&db, &here, 24).await.unwrap().is_some(), "a refused deletion deletes nothing");
 
-    accounts::delete_account(&db, &rules(), user.id, PASSWORD).await.unwrap();
+    accounts::delete_account(&db, &rules(), &Passwords::default(), user.id, PASSWORD).await.unwrap();
     for (table, n) in common::rows_referencing(&db, "users", user.id).await {
         assert_eq!(n, 0, "{table} still holds rows of the deleted user");
     }
@@ -196,7 +197,7 @@ async fn parallel_guesses_cannot_all_pass_the_check_before_they_are_counted(db: 
     let guesses: Vec<_> = (0..24)
         .map(|i| {
             let db = db.clone();
-            tokio::spawn(async move { accounts::authenticate(&db, &rules(), "ada@example.com", &format!("wrong guess {i}"), "203.0.113.9").await })
+            tokio::spawn(async move { accounts::authenticate(&db, &rules(), &Passwords::default(), "ada@example.com", &format!("wrong guess {i}"), "203.0.113.9").await })
         })
         .collect();
     let mut checked = 0;
@@ -216,10 +217,10 @@ async fn parallel_guesses_cannot_all_pass_the_check_before_they_are_counted(db: 
 async fn re_checks_of_the_current_password_are_throttled(db: PgPool) {
     let user = ada(&db).await;
     for _ in 0..rules().max_failures_per_account {
-        let err = accounts::delete_account(&db, &rules(), user.id, "not my password").await.unwrap_err();
+        let err = accounts::delete_account(&db, &rules(), &Passwords::default(), user.id, "not my password").await.unwrap_err();
         assert_eq!(err.field(), Some("password"));
     }
-    let err = accounts::delete_account(&db, &rules(), user.id, PASSWORD).await.unwrap_err();
+    let err = accounts::delete_account(&db, &rules(), &Passwords::default(), user.id, PASSWORD).await.unwrap_err();
     assert!(matches!(err, AppError::RateLimited { .. }), "{err:?}");
     let still: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
     assert_eq!(still, 1, "the locked re-check deleted nothing");
@@ -233,11 +234,11 @@ fn visitor<'a>(email: &'a str, invite: Option<&'a str>) -> accounts::SignUpForm<
 async fn a_sign_up_flood_from_one_address_is_limited(db: PgPool) {
     let rules = AuthSettings { max_signups_per_ip: 3, ..rules() };
     for i in 0..3 {
-        accounts::sign_up_visitor(&db, &rules, visitor(&format!("v{i}@example.com"), None), "198.51.100.1").await.unwrap();
+        accounts::sign_up_visitor(&db, &rules, &Passwords::default(), visitor(&format!("v{i}@example.com"), None), "198.51.100.1").await.unwrap();
     }
-    let err = accounts::sign_up_visitor(&db, &rules, visitor("v9@example.com", None), "198.51.100.1").await.unwrap_err();
+    let err = accounts::sign_up_visitor(&db, &rules, &Passwords::default(), visitor("v9@example.com", None), "198.51.100.1").await.unwrap_err();
     assert!(matches!(err, AppError::RateLimited { .. }), "{err:?}");
-    accounts::sign_up_visitor(&db, &rules, visitor("elsewhere@example.com", None), "198.51.100.2").await.expect("another address is not held back");
+    accounts::sign_up_visitor(&db, &rules, &Passwords::default(), visitor("elsewhere@example.com", None), "198.51.100.2").await.expect("another address is not held back");
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
     assert_eq!(users, 4);
 }
@@ -246,19 +247,19 @@ async fn a_sign_up_flood_from_one_address_is_limited(db: PgPool) {
 async fn registration_can_be_closed_or_by_invitation_only(db: PgPool) {
     use chatsphere::features::auth::server::invitations;
     let closed = AuthSettings { registration: "closed".into(), ..rules() };
-    let err = accounts::sign_up_visitor(&db, &closed, visitor("a@example.com", None), "ip").await.unwrap_err();
+    let err = accounts::sign_up_visitor(&db, &closed, &Passwords::default(), visitor("a@example.com", None), "ip").await.unwrap_err();
     assert!(matches!(&err, AppError::Forbidden(m) if m.contains("closed")), "{err:?}");
     assert_eq!(err.status(), 403);
 
     let invite_only = AuthSettings { registration: "invite".into(), ..rules() };
-    let err = accounts::sign_up_visitor(&db, &invite_only, visitor("a@example.com", None), "ip").await.unwrap_err();
+    let err = accounts::sign_up_visitor(&db, &invite_only, &Passwords::default(), visitor("a@example.com", None), "ip").await.unwrap_err();
     assert!(matches!(&err, AppError::Forbidden(m) if m.contains("invitation")), "{err:?}");
     let inviter = ada(&db).await;
     let token = invitations::create(&db, Some(inviter.id), 24).await.unwrap();
-    accounts::sign_up_visitor(&db, &invite_only, visitor("invited@example.com", Some(&token)), "ip").await.unwrap();
-    let again = accounts::sign_up_visitor(&db, &invite_only, visitor("second@example.com", Some(&token)), "ip").await.unwrap_err();
+    accounts::sign_up_visitor(&db, &invite_only, &Passwords::default(), visitor("invited@example.com", Some(&token)), "ip").await.unwrap();
+    let again = accounts::sign_up_visitor(&db, &invite_only, &Passwords::default(), visitor("second@example.com", Some(&token)), "ip").await.unwrap_err();
     assert_eq!(again.field(), Some("invite"), "one link, one account: {again:?}");
-    let forged = accounts::sign_up_visitor(&db, &invite_only, visitor("third@example.com", Some(&"ab".repeat(32))), "ip").await.unwrap_err();
+    let forged = accounts::sign_up_visitor(&db, &invite_only, &Passwords::default(), visitor("third@example.com", Some(&"ab".repeat(32))), "ip").await.unwrap_err();
     assert_eq!(forged.field(), Some("invite"));
     let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users ORDER BY email").fetch_all(&db).await.unwrap();
     assert_eq!(emails, vec!["ada@example.com", "invited@example.com"], "refused sign-ups left no account behind");
@@ -269,21 +270,21 @@ async fn the_operator_resets_passwords_and_disables_accounts(db: PgPool) {
     use chatsphere::features::auth::server::admin;
     let user = ada(&db).await;
     let token = sessions::create(&db, user.id, 24).await.unwrap();
-    let ended = admin::reset_password(&db, &rules(), "ada@example.com", "a fresh operator password").await.unwrap();
+    let ended = admin::reset_password(&db, &rules(), &Passwords::default(), "ada@example.com", "a fresh operator password").await.unwrap();
     assert_eq!(ended, 1);
     assert!(sessions::resolve(&db, &token, 24).await.unwrap().is_none(), "the old session is over");
-    assert!(accounts::authenticate(&db, &rules(), "ada@example.com", PASSWORD, "ip").await.is_err());
-    accounts::authenticate(&db, &rules(), "ada@example.com", "a fresh operator password", "ip").await.unwrap();
+    assert!(accounts::authenticate(&db, &rules(), &Passwords::default(), "ada@example.com", PASSWORD, "ip").await.is_err());
+    accounts::authenticate(&db, &rules(), &Passwords::default(), "ada@example.com", "a fresh operator password", "ip").await.unwrap();
 
     let token = sessions::create(&db, user.id, 24).await.unwrap();
     admin::set_disabled(&db, "ada@example.com", true).await.unwrap();
     assert!(sessions::resolve(&db, &token, 24).await.unwrap().is_none());
-    let err = accounts::authenticate(&db, &rules(), "ada@example.com", "a fresh operator password", "ip").await.unwrap_err();
+    let err = accounts::authenticate(&db, &rules(), &Passwords::default(), "ada@example.com", "a fresh operator password", "ip").await.unwrap_err();
     assert_eq!(err, AppError::WrongCredentials, "a disabled account looks like a wrong password");
     let listed = admin::list(&db).await.unwrap();
     assert_eq!((listed.len(), listed[0].disabled), (1, true));
     admin::set_disabled(&db, "ada@example.com", false).await.unwrap();
-    accounts::authenticate(&db, &rules(), "ada@example.com", "a fresh operator password", "ip").await.unwrap();
+    accounts::authenticate(&db, &rules(), &Passwords::default(), "ada@example.com", "a fresh operator password", "ip").await.unwrap();
     assert!(matches!(admin::set_disabled(&db, "nobody@example.com", true).await, Err(AppError::NotFound(_))));
 }
 
@@ -315,7 +316,7 @@ async fn admin(db: &PgPool, args: &[&str], stdin: Option<&str>) -> (i32, String)
 async fn the_admin_command_recovers_accounts_without_a_mail_server(db: PgPool) {
     let (code, out) = admin(&db, &["create-user", "grace@example.com", "Grace Hopper"], Some("a long first password\n")).await;
     assert_eq!(code, 0, "{out}");
-    accounts::authenticate(&db, &rules(), "grace@example.com", "a long first password", "ip").await.unwrap();
+    accounts::authenticate(&db, &rules(), &Passwords::default(), "grace@example.com", "a long first password", "ip").await.unwrap();
     let user: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users").fetch_one(&db).await.unwrap();
     let token = sessions::create(&db, user, 24).await.unwrap();
 
@@ -323,7 +324,7 @@ async fn the_admin_command_recovers_accounts_without_a_mail_server(db: PgPool) {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("1 session(s) ended"), "{out}");
     assert!(sessions::resolve(&db, &token, 24).await.unwrap().is_none());
-    accounts::authenticate(&db, &rules(), "grace@example.com", "a second long password", "ip").await.unwrap();
+    accounts::authenticate(&db, &rules(), &Passwords::default(), "grace@example.com", "a second long password", "ip").await.unwrap();
 
     let (code, out) = admin(&db, &["disable", "grace@example.com"], None).await;
     assert_eq!(code, 0, "{out}");

@@ -13,7 +13,7 @@ use chatsphere::features::chat::{ChatEvent, FinishReason};
 use chatsphere::features::knowledge::server::store::{self as documents, NewDocument};
 use chatsphere::features::knowledge::server::worker;
 use chatsphere::server::db::MIGRATOR;
-use chatsphere::server::settings::KnowledgeSettings;
+use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use common::{call, encode, ORIGIN};
 use futures::StreamExt;

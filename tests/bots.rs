@@ -3,12 +3,13 @@
 
 mod common;
 
+use chatsphere::features::auth::server::password::Passwords;
 use chatsphere::error::AppError;
 use chatsphere::features::auth::server::accounts;
 use chatsphere::features::bots::server as bots;
 use chatsphere::features::bots::{BotLimits, ModelChoice, Visibility};
 use chatsphere::server::db::MIGRATOR;
-use chatsphere::server::settings::AuthSettings;
+use chatsphere::features::auth::server::settings::AuthSettings;
 use common::{app, call, get, ORIGIN};
 use http::StatusCode;
 use sqlx::PgPool;
@@ -17,11 +18,11 @@ use uuid::Uuid;
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xff\xff?\0\x05\xfe\x02\xfe\xa7\x35\x81\x84\0\0\0\0IEND\xaeB`\x82";
 
 fn models() -> Vec<ModelChoice> {
-    chatsphere::server::settings::LlmSettings::default().models
+    chatsphere::providers::settings::LlmSettings::default().models
 }
 
 async fn user(db: &PgPool, email: &str) -> Uuid {
-    accounts::sign_up(db, &AuthSettings::default(), email, "Someone", "correct horse battery").await.unwrap().id
+    accounts::sign_up(db, &AuthSettings::default(), &Passwords::default(), email, "Someone", "correct horse battery").await.unwrap().id
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]

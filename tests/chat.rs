@@ -13,7 +13,7 @@ use chatsphere::features::knowledge::server::worker;
 use chatsphere::providers::llm::{Llm, LlmError, LlmEvent, LlmRequest, LlmStream, Speaker};
 use chatsphere::providers::Providers;
 use chatsphere::server::db::MIGRATOR;
-use chatsphere::server::settings::KnowledgeSettings;
+use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use common::{app, app_with, call, encode, ORIGIN};
 use futures::StreamExt;
 use http::{header, Request};

@@ -6,8 +6,8 @@
 
 mod common;
 
-use chatsphere::fakes::gemini::FakeGemini;
-use chatsphere::fakes::pinecone::FakePinecone;
+use chatsphere_fakes::gemini::FakeGemini;
+use chatsphere_fakes::pinecone::FakePinecone;
 use chatsphere::features::bots::server as bots;
 use chatsphere::features::chat::{ChatEvent, FinishReason};
 use chatsphere::features::knowledge::server::store::{self as documents, NewDocument};
@@ -18,7 +18,8 @@ use chatsphere::providers::vectors::pinecone::{PineconeConfig, PineconeStore};
 use chatsphere::providers::vectors::{outbox, VectorError, VectorRecord, VectorStore};
 use chatsphere::providers::Providers;
 use chatsphere::server::db::MIGRATOR;
-use chatsphere::server::settings::{KnowledgeSettings, Secrets, Settings};
+use chatsphere::server::settings::{Secrets, Settings};
+use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use common::{call, encode, ORIGIN};
 use futures::StreamExt;
 use http::{header, Request};

@@ -5,8 +5,8 @@
 //! OpenAI-compatible client's stream, usage, endings and retries; and the fakes' own fidelity
 //! where the clients never go (no `alt=sse`, missing keys).
 
-use chatsphere::fakes::gemini::{FakeGemini, Reply};
-use chatsphere::fakes::openai::{self, FakeOpenAi};
+use chatsphere_fakes::gemini::{FakeGemini, Reply};
+use chatsphere_fakes::openai::{self, FakeOpenAi};
 use chatsphere::features::chat::FinishReason;
 use chatsphere::providers::embed::gemini::GeminiEmbedder;
 use chatsphere::providers::embed::{EmbedError, Embedder, Purpose};
@@ -358,4 +358,10 @@ async fn a_provider_that_accepts_and_never_answers_runs_into_the_deadline() {
         Err(EmbedError::Transient(why)) => assert!(why.contains("no complete answer within"), "{why}"),
         other => panic!("expected a transient failure, got {other:?}"),
     }
+}
+
+#[test]
+fn the_fakes_default_answer_quotes_and_cites_the_first_passage() {
+    let prompt = "Passages:\n\n[1] (Guide.pdf)\nThe lighthouse opens at nine. It closes at five.\n\n[2] (x)\nOther.\n\nQuestion: when?";
+    assert_eq!(chatsphere_fakes::answer_from_prompt(prompt), "According to the documents, The lighthouse opens at nine. [1]");
 }

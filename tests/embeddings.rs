@@ -4,7 +4,7 @@
 
 use chatsphere::providers::embed::local::LocalEmbedder;
 use chatsphere::providers::embed::{Embedder, Purpose};
-use chatsphere::server::settings::EmbeddingSettings;
+use chatsphere::providers::settings::EmbeddingSettings;
 use std::path::Path;
 
 fn model() -> LocalEmbedder {

@@ -71,7 +71,7 @@ async fn outcome(db: &PgPool, id: Uuid) -> Outcome {
 
 /// Works the queue until no job is open, as the server's worker would (bounded, so a defect
 /// shows as a failure rather than a hang).
-async fn work_until_idle(db: &PgPool, settings: &chatsphere::server::settings::KnowledgeSettings) {
+async fn work_until_idle(db: &PgPool, settings: &chatsphere::features::knowledge::server::settings::KnowledgeSettings) {
     let providers = common::providers(db);
     let give_up = Instant::now() + Duration::from_secs(1800);
     loop {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use chatsphere::features::auth::server::password::Passwords;
 use chatsphere::error::AppError;
 use chatsphere::features::auth::server::accounts;
 use chatsphere::features::bots::server as bots;
@@ -12,7 +13,9 @@ use chatsphere::features::knowledge::server::store::{self, NewDocument};
 use chatsphere::features::knowledge::server::{queue, search, worker};
 use chatsphere::features::knowledge::DocStatus;
 use chatsphere::server::db::MIGRATOR;
-use chatsphere::server::settings::{AuthSettings, KnowledgeSettings, LlmSettings};
+use chatsphere::features::auth::server::settings::AuthSettings;
+use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
+use chatsphere::providers::settings::LlmSettings;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -25,7 +28,7 @@ fn settings() -> KnowledgeSettings {
 }
 
 async fn owner_and_bot(db: &PgPool, email: &str) -> (Uuid, String) {
-    let user = accounts::sign_up(db, &AuthSettings::default(), email, "Owner", "correct horse battery").await.unwrap();
+    let user = accounts::sign_up(db, &AuthSettings::default(), &Passwords::default(), email, "Owner", "correct horse battery").await.unwrap();
     let bot = bots::create(db, &BotLimits::default(), &LlmSettings::default().models, &common::embedders(), user.id, "Harbour").await.unwrap();
     (user.id, bot.public_id)
 }

@@ -6,7 +6,7 @@ mod common;
 
 use chatsphere::features::knowledge::server::worker;
 use chatsphere::server::db::MIGRATOR;
-use chatsphere::server::settings::KnowledgeSettings;
+use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use common::{call, ORIGIN};
 use serde_json::Value;
 use sqlx::PgPool;

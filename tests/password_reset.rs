@@ -1,10 +1,12 @@
 //! "Forgot your password?" end to end: the server functions over HTTP, a real SMTP client
-//! (lettre) delivering to the SMTP sink in `fakes::smtp`, and PostgreSQL.
+//! (lettre) delivering to the SMTP sink in `chatsphere_fakes::smtp`, and PostgreSQL.
 
 mod common;
 
-use chatsphere::fakes::smtp::FakeSmtp;
+use chatsphere_fakes::smtp::FakeSmtp;
 use chatsphere::features::auth::server::password_reset::{DEAD_LINK, UNAVAILABLE};
+use chatsphere::features::auth::server::reset_mail;
+use chatsphere::server::state::AppState;
 use common::{call, Reply, ORIGIN};
 use sqlx::PgPool;
 use std::sync::atomic::Ordering;
@@ -16,11 +18,30 @@ const NEW: &str = "a brand new passphrase";
 const PATIENCE: Duration = Duration::from_secs(60);
 
 async fn app_with_mail(db: PgPool) -> (axum::Router, FakeSmtp) {
+    let (_, app, sink) = mail_setup(db).await;
+    (app, sink)
+}
+
+async fn mail_setup(db: PgPool) -> (AppState, axum::Router, FakeSmtp) {
     let sink = FakeSmtp::start(0).await.unwrap();
     let mut settings = common::settings();
     settings.mail.smtp_url = sink.url();
     let providers = common::providers(&db);
-    (common::app_with(db, settings, providers), sink)
+    let state = common::state_with(db, settings, providers);
+    (state.clone(), chatsphere::server::startup::router(state), sink)
+}
+
+/// Waits (up to PATIENCE) until `query` returns true.
+async fn until(db: &PgPool, what: &str, query: &str) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !sqlx::query_scalar::<_, bool>(query).fetch_one(db).await.unwrap() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn mails_to(sink: &FakeSmtp, to: &str) -> usize {
+    sink.inbox().iter().filter(|m| m.to.iter().any(|t| t == to)).count()
 }
 
 async fn forgot(app: &axum::Router, email: &str) -> Reply {
@@ -150,4 +171,64 @@ async fn without_mail_the_user_is_told_to_ask_the_operator(db: PgPool) {
     assert!(page.body.contains("Send reset link"));
     let page = common::get(&app, "/reset-password?token=abc", None).await;
     assert!(page.status == 200 && page.body.contains("Choose a new password"));
+}
+
+/// The process that accepted the request died before sending (its claim's lease ran out):
+/// any process's sweep sends the mail, and its link works. A claim still under its lease is
+/// another process sending it, and is left alone.
+#[sqlx::test(migrator = "chatsphere::server::db::MIGRATOR")]
+async fn a_promised_mail_outlives_the_process_that_promised_it(db: PgPool) {
+    let (state, app, sink) = mail_setup(db.clone()).await;
+    common::signed_up_as(&app, "ada@example.com").await;
+    let user: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users").fetch_one(&db).await.unwrap();
+    sqlx::query("INSERT INTO reset_mail_outbox (user_id, attempts, lease_until) VALUES ($1, 1, now() - interval '1 second')")
+        .bind(user)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(reset_mail::deliver_due(&state).await.unwrap(), 1);
+    let token = token_in(&sink.wait_for("ada@example.com", PATIENCE).await.expect("the owed mail arrives").text());
+    let done = reset(&app, &token, NEW).await;
+    assert!(done.status.is_success() || done.status.is_redirection(), "{} {}", done.status, done.body);
+    let owed: i64 = sqlx::query_scalar("SELECT count(*) FROM reset_mail_outbox").fetch_one(&db).await.unwrap();
+    assert_eq!(owed, 0, "a sent mail is no longer owed");
+
+    sqlx::query("INSERT INTO reset_mail_outbox (user_id, attempts, lease_until) VALUES ($1, 1, now() + interval '1 minute')")
+        .bind(user)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(reset_mail::deliver_due(&state).await.unwrap(), 0, "another process holds it");
+    assert_eq!(mails_to(&sink, "ada@example.com"), 1);
+}
+
+/// A mail server down for longer than the mailer's own retries delays the mail to a later
+/// sweep (the undelivered link withdrawn); a permanent rejection is tried once and dropped.
+#[sqlx::test(migrator = "chatsphere::server::db::MIGRATOR")]
+async fn a_mail_server_outage_delays_the_mail_and_a_rejection_is_not_retried(db: PgPool) {
+    let (state, app, sink) = mail_setup(db.clone()).await;
+    common::signed_up_as(&app, "ada@example.com").await;
+    sink.state.refuse_next.store(1000, Ordering::SeqCst);
+    assert!(forgot(&app, "ada@example.com").await.status.is_success(), "the person is told the mail is on its way");
+    until(&db, "the first delivery gave up", "SELECT EXISTS (SELECT 1 FROM reset_mail_outbox WHERE last_error IS NOT NULL AND lease_until IS NULL)").await;
+    let (attempts, later): (i32, bool) = sqlx::query_as("SELECT attempts, run_after > now() FROM reset_mail_outbox").fetch_one(&db).await.unwrap();
+    assert_eq!((attempts, later), (1, true), "recorded and put off, not retried at once");
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM password_resets").fetch_one(&db).await.unwrap();
+    assert_eq!(links, 0, "a link nobody received does not stay usable");
+
+    sink.state.refuse_next.store(0, Ordering::SeqCst);
+    assert_eq!(reset_mail::deliver_due(&state).await.unwrap(), 0, "not due yet");
+    sqlx::query("UPDATE reset_mail_outbox SET run_after = now()").execute(&db).await.unwrap();
+    assert_eq!(reset_mail::deliver_due(&state).await.unwrap(), 1);
+    let token = token_in(&sink.wait_for("ada@example.com", PATIENCE).await.expect("delivered once the server is back").text());
+    assert!(reset(&app, &token, NEW).await.session_cookie().is_some(), "that link works");
+
+    sink.state.reject_next.store(1, Ordering::SeqCst);
+    let offered = sink.state.offered.load(Ordering::SeqCst);
+    assert!(forgot(&app, "ada@example.com").await.status.is_success());
+    until(&db, "the rejected mail is dropped", "SELECT NOT EXISTS (SELECT 1 FROM reset_mail_outbox)").await;
+    assert_eq!(sink.state.offered.load(Ordering::SeqCst), offered + 1, "a 550 is not retried");
+    assert_eq!(mails_to(&sink, "ada@example.com"), 1);
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM password_resets WHERE used_at IS NULL").fetch_one(&db).await.unwrap();
+    assert_eq!(live, 0, "the rejected mail's link was withdrawn");
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use chatsphere::fakes::pinecone::FakePinecone;
+use chatsphere_fakes::pinecone::FakePinecone;
 use common::process::{session_cookie, Server};
 use chatsphere::features::chat::{ChatEvent, ConversationView, FinishReason, MessageStatus, MessageView};
 use chatsphere::features::knowledge::DocumentSummary;
@@ -389,7 +389,7 @@ async fn sigterm_keeps_the_open_answer_and_hands_the_running_job_to_another_proc
 
     // A web page whose first fetch hangs (so A's worker is mid-job when it is told to stop),
     // and an answer being written by A.
-    let site = chatsphere::fakes::serve(slow_site(), 0).await.unwrap();
+    let site = chatsphere_fakes::serve(slow_site(), 0).await.unwrap();
     let page: DocumentSummary = call_json(&a, &owner, "knowledge/add_url", &[("bot_id", &owner.bot), ("url", &format!("http://{site}/survey"))]).await;
     let big = page.id;
     let deadline = Instant::now() + PATIENCE;

@@ -9,7 +9,7 @@ use axum::body::Body;
 use chatsphere::features::knowledge::server::store::{self as documents, NewDocument};
 use chatsphere::features::knowledge::server::worker;
 use chatsphere::server::db::MIGRATOR;
-use chatsphere::server::settings::KnowledgeSettings;
+use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use common::{call, ORIGIN};
 use http::{header, Request, StatusCode};
 use serde_json::{json, Value};

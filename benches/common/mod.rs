@@ -2,6 +2,7 @@
 //! names (source ./db.sh first), the real local model, an owner with a bot.
 #![allow(dead_code)]
 
+use chatsphere::features::auth::server::password::Passwords;
 use chatsphere::features::auth::server::accounts;
 use chatsphere::features::bots::server as bots;
 use chatsphere::features::bots::BotLimits;
@@ -9,7 +10,9 @@ use chatsphere::providers::embed::local::LocalEmbedder;
 use chatsphere::providers::vectors::postgres::PgVectorStore;
 use chatsphere::providers::Providers;
 use chatsphere::server::db::MIGRATOR;
-use chatsphere::server::settings::{AuthSettings, EmbeddingSettings, LlmSettings};
+use chatsphere::features::auth::server::settings::AuthSettings;
+use chatsphere::providers::settings::EmbeddingSettings;
+use chatsphere::providers::settings::LlmSettings;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 use std::path::PathBuf;
@@ -56,7 +59,7 @@ pub struct Owner {
 }
 
 pub async fn owner_and_bot(db: &PgPool, email: &str) -> Owner {
-    let user = accounts::sign_up(db, &AuthSettings::default(), email, "Bench", "correct horse battery").await.unwrap();
+    let user = accounts::sign_up(db, &AuthSettings::default(), &Passwords::default(), email, "Bench", "correct horse battery").await.unwrap();
     let limits = BotLimits { max_bots_per_user: 1000, ..BotLimits::default() };
     let bot = bots::create(db, &limits, &LlmSettings::default().models, &[chatsphere::features::bots::ModelChoice { provider: "local".into(), model: "local/all-MiniLM-L6-v2".into(), label: String::new(), ..Default::default() }], user.id, "Bench").await.unwrap();
     let id = sqlx::query_scalar("SELECT id FROM bots WHERE public_id = $1").bind(&bot.public_id).fetch_one(db).await.unwrap();
@@ -127,6 +130,6 @@ pub async fn fill(db: &sqlx::PgPool, bot: uuid::Uuid, size: usize, embedder: &st
 }
 
 /// Ingestion settings whose extraction child is the server binary cargo built for the bench.
-pub fn knowledge_settings() -> chatsphere::server::settings::KnowledgeSettings {
-    chatsphere::server::settings::KnowledgeSettings { extract_program: env!("CARGO_BIN_EXE_chatsphere").into(), ..Default::default() }
+pub fn knowledge_settings() -> chatsphere::features::knowledge::server::settings::KnowledgeSettings {
+    chatsphere::features::knowledge::server::settings::KnowledgeSettings { extract_program: env!("CARGO_BIN_EXE_chatsphere").into(), ..Default::default() }
 }

@@ -10,6 +10,7 @@ pub mod gemini;
 mod kernels;
 pub mod llm;
 pub mod retry;
+pub mod settings;
 pub mod vectors;
 
 use crate::domain::ModelChoice;
@@ -152,7 +153,7 @@ impl Providers {
     /// `embedder` and `vectors` with the offline language model (streaming without pauses).
     pub fn with_offline_llm(embedder: Arc<dyn embed::Embedder>, vectors: Arc<dyn vectors::VectorStore>) -> Self {
         let offline = llm::extractive::ExtractiveLlm { word_delay: Duration::ZERO };
-        let models = crate::server::settings::LlmSettings::default().models;
+        let models = crate::providers::settings::LlmSettings::default().models;
         Self { embedders: vec![embedder], vectors, llms: vec![Arc::new(offline)], models, common_terms: common_terms_cache() }
     }
 

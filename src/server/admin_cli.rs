@@ -25,17 +25,18 @@ pub async fn run(args: &[String]) -> i32 {
         Err(e) => return fail(&e.to_string()),
     };
     let rules = &settings.auth;
+    let passwords = crate::features::auth::server::password::Passwords::default();
     let outcome = match words.as_slice() {
         ["create-user", email, name] => {
             let (password, generated) = new_password();
-            accounts::sign_up(&pool, rules, email, name, &password).await.map(|user| {
+            accounts::sign_up(&pool, rules, &passwords, email, name, &password).await.map(|user| {
                 println!("created {} ({})", user.email, user.id);
                 show_generated(generated, &password);
             })
         }
         ["reset-password", email] => {
             let (password, generated) = new_password();
-            admin::reset_password(&pool, rules, email, &password).await.map(|ended| {
+            admin::reset_password(&pool, rules, &passwords, email, &password).await.map(|ended| {
                 println!("password of {email} reset; {ended} session(s) ended");
                 show_generated(generated, &password);
             })

@@ -3,7 +3,7 @@
 //! mail server that hangs or refuses for a while neither blocks a request nor loses the mail
 //! silently.
 
-use super::settings::{MailSettings, Secrets};
+use crate::server::settings::{MailSettings, Secrets};
 use crate::providers::retry::{Backoff, Outcome};
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
@@ -20,10 +20,21 @@ pub enum MailError {
     To(String),
     #[error("the message could not be built: {0}")]
     Build(String),
-    #[error("the mail server did not accept the message: {0}")]
-    Refused(String),
+    #[error("the mail server did not accept the message: {message}")]
+    Refused { message: String, permanent: bool },
     #[error("the mail server did not answer within {0:?}")]
     Deadline(Duration),
+}
+
+impl MailError {
+    /// Sending the same message again cannot help (a 5xx reply, a bad address or message).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            MailError::Refused { permanent, .. } => *permanent,
+            MailError::Deadline(_) => false,
+            MailError::Url(_) | MailError::From(_) | MailError::To(_) | MailError::Build(_) => true,
+        }
+    }
 }
 
 pub struct Mailer {
@@ -71,7 +82,7 @@ impl Mailer {
                     Ok(Err(e)) => {
                         let permanent = e.is_permanent() || e.is_client();
                         tracing::warn!(attempt, error = %e, permanent, "mail delivery failed");
-                        Outcome::failed(!permanent, None, MailError::Refused(e.to_string()))
+                        Outcome::failed(!permanent, None, MailError::Refused { message: e.to_string(), permanent })
                     }
                     Err(_) => {
                         tracing::warn!(attempt, "mail server did not answer in time");

@@ -3,6 +3,10 @@
 //! `CHATSPHERE_SERVER_SITE_ADDR=0.0.0.0:8080`; `DATABASE_URL` sets the database. Secrets come
 //! only from the environment, never from the file.
 
+use crate::features::auth::server::settings::AuthSettings;
+use crate::features::chat::server::settings::ChatSettings;
+use crate::features::knowledge::server::settings::KnowledgeSettings;
+use crate::providers::settings::{EmbeddingSettings, GeminiSettings, LlmSettings, NetworkSettings, OpenAiSettings, PineconeSettings, VectorSettings};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -60,115 +64,6 @@ impl Default for MailSettings {
     }
 }
 
-/// Every outbound connection: how long to wait for it to open, and how long it may stay silent
-/// (an answer that stalls mid-way is ended there, keeping what was written).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NetworkSettings {
-    pub connect_timeout_secs: u64,
-    pub read_idle_timeout_secs: u64,
-}
-
-impl Default for NetworkSettings {
-    fn default() -> Self {
-        Self { connect_timeout_secs: 10, read_idle_timeout_secs: 30 }
-    }
-}
-
-/// Google Gemini (chat and embeddings). The key comes from `GEMINI_API_KEY` only; without
-/// it, Gemini's models and embeddings are not offered.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GeminiSettings {
-    pub base_url: String,
-    /// The embedding model bots may choose (empty: none) and its output size.
-    pub embedding_model: String,
-    pub embedding_dimension: usize,
-    pub max_attempts: u32,
-    pub retry_base_ms: u64,
-    pub retry_cap_ms: u64,
-    /// A 429 asking for a longer wait than this fails at once, telling the user when to retry.
-    pub max_retry_wait_secs: u64,
-    /// Deadline of one try: until an embedding batch has fully answered, or until an answer's
-    /// first words arrived.
-    pub timeout_secs: u64,
-}
-
-impl Default for GeminiSettings {
-    fn default() -> Self {
-        Self {
-            base_url: "https://generativelanguage.googleapis.com/v1beta".into(),
-            embedding_model: "gemini-embedding-001".into(),
-            embedding_dimension: 768,
-            max_attempts: 5,
-            retry_base_ms: 1000,
-            retry_cap_ms: 60_000,
-            max_retry_wait_secs: 20,
-            timeout_secs: 60,
-        }
-    }
-}
-
-/// One OpenAI-compatible chat endpoint (OpenAI, Ollama, llama.cpp server, vLLM); off while
-/// `base_url` is empty. Its key, if it needs one, comes from `OPENAI_API_KEY`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OpenAiSettings {
-    /// The provider name `llm.models` entries use for it.
-    pub name: String,
-    pub base_url: String,
-    pub max_attempts: u32,
-    pub retry_base_ms: u64,
-    pub retry_cap_ms: u64,
-    pub max_retry_wait_secs: u64,
-    /// Deadline until an answer's first words (local models may need to load first).
-    pub timeout_secs: u64,
-}
-
-impl Default for OpenAiSettings {
-    fn default() -> Self {
-        Self { name: "openai".into(), base_url: String::new(), max_attempts: 5, retry_base_ms: 1000, retry_cap_ms: 60_000, max_retry_wait_secs: 20, timeout_secs: 120 }
-    }
-}
-
-/// Pinecone serverless, used when `vectors.provider = "pinecone"`; the key comes from
-/// `PINECONE_API_KEY`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PineconeSettings {
-    pub control_url: String,
-    /// Indexes are named `{index_prefix}-{embedding model}`.
-    pub index_prefix: String,
-    pub cloud: String,
-    pub region: String,
-    pub max_attempts: u32,
-    pub retry_base_ms: u64,
-    pub retry_cap_ms: u64,
-    pub ready_timeout_secs: u64,
-    pub freshness_timeout_secs: u64,
-    pub poll_ms: u64,
-    /// Deadline of one request, answer included.
-    pub timeout_secs: u64,
-}
-
-impl Default for PineconeSettings {
-    fn default() -> Self {
-        Self {
-            control_url: "https://api.pinecone.io".into(),
-            index_prefix: "chatsphere".into(),
-            cloud: "aws".into(),
-            region: "us-east-1".into(),
-            max_attempts: 4,
-            retry_base_ms: 1000,
-            retry_cap_ms: 20_000,
-            ready_timeout_secs: 300,
-            freshness_timeout_secs: 60,
-            poll_ms: 1000,
-            timeout_secs: 30,
-        }
-    }
-}
-
 /// API keys, from the environment only. Not `Serialize`, and `Debug` shows only which are set.
 #[derive(Clone, Default)]
 pub struct Secrets {
@@ -204,156 +99,6 @@ impl std::fmt::Debug for Secrets {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ChatSettings {
-    /// Earlier turns sent with a question, newest first, up to this many estimated tokens.
-    pub history_tokens: u32,
-    /// Longest question accepted, in characters.
-    pub question_max_chars: usize,
-    /// Answers one account's bots may give in 24 hours (each may cost the operator's model
-    /// key); regenerated answers count too.
-    pub answers_per_day: i64,
-    /// How often an answer being written saves its text so far (and renews its lease), so a
-    /// process killed mid-answer loses at most this much of what the reader saw.
-    pub checkpoint_millis: u64,
-    /// How long an answer's lease lasts without a checkpoint; after it, any process treats the
-    /// answer as interrupted. Several checkpoints long, so a slow database write is not a death.
-    pub answer_lease_secs: i64,
-}
-
-impl Default for ChatSettings {
-    fn default() -> Self {
-        Self { history_tokens: 1500, question_max_chars: 4000, answers_per_day: 2000, checkpoint_millis: 1000, answer_lease_secs: 10 }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EmbeddingSettings {
-    /// `local`: a sentence-transformers folder run in-process.
-    pub provider: String,
-    /// The local model folder (config.json, model.safetensors, tokenizer.json).
-    pub model_dir: String,
-    /// Threads for local embedding; 0 means one per core.
-    pub threads: usize,
-    /// Texts per embedding call; progress is reported between calls.
-    pub batch_size: usize,
-}
-
-impl Default for EmbeddingSettings {
-    fn default() -> Self {
-        Self { provider: "local".into(), model_dir: ".data/models/all-MiniLM-L6-v2".into(), threads: 0, batch_size: 32 }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct VectorSettings {
-    /// `postgres`: vectors beside the chunks, searched exactly in-process.
-    pub provider: String,
-    /// Memory for cached per-bot vector matrices, in MiB.
-    pub cache_mb: usize,
-}
-
-impl Default for VectorSettings {
-    fn default() -> Self {
-        Self { provider: "postgres".into(), cache_mb: 1024 }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct KnowledgeSettings {
-    /// Largest file accepted, enforced while the upload is read.
-    pub max_upload_bytes: usize,
-    /// Most files one upload request may carry.
-    pub max_files_per_request: usize,
-    /// Per-account quotas: documents, bytes of originals kept, and passages (chunks) indexed.
-    pub max_documents_per_account: i64,
-    pub max_stored_mb_per_account: i64,
-    pub max_chunks_per_account: i64,
-    /// Chunk size and overlap, in estimated model tokens.
-    pub chunk_tokens: usize,
-    pub chunk_overlap_tokens: usize,
-    /// Ingestion workers in this process (several processes may share one database).
-    pub workers: usize,
-    /// How long a claimed job is held without a heartbeat before another worker takes it.
-    pub lease_secs: i64,
-    pub max_attempts: i32,
-    /// Longest one attempt at a document may run; past it, its lease is no longer renewed and
-    /// the job is taken back (the attempt counted).
-    pub job_timeout_secs: i64,
-    /// How often an idle worker looks for new jobs.
-    pub poll_millis: u64,
-    /// Web pages added by URL: time allowed for the whole fetch, and the largest body read.
-    pub url_timeout_secs: u64,
-    pub url_max_bytes: usize,
-    /// Fetch URLs on private, loopback and link-local addresses. Off in production: it lets
-    /// owners probe the server's own network. Tests turn it on for their local pages.
-    pub allow_private_urls: bool,
-    /// Extraction runs in a child process (this executable in `extract` mode, or the one
-    /// named here) so that a parser that crashes or runs away costs only its document.
-    pub extract_program: String,
-    /// The child's address-space limit, CPU seconds and wall-clock deadline.
-    pub extract_memory_mb: u64,
-    pub extract_cpu_secs: u64,
-    pub extract_timeout_secs: u64,
-    /// Most characters of text one document may yield (about 20 pages per 50,000).
-    pub max_text_chars: usize,
-}
-
-impl Default for KnowledgeSettings {
-    fn default() -> Self {
-        Self {
-            max_upload_bytes: 50 * 1024 * 1024,
-            max_files_per_request: 20,
-            max_documents_per_account: 2000,
-            max_stored_mb_per_account: 2048,
-            max_chunks_per_account: 500_000,
-            chunk_tokens: 256,
-            chunk_overlap_tokens: 32,
-            workers: 2,
-            lease_secs: 60,
-            max_attempts: 5,
-            job_timeout_secs: 3600,
-            poll_millis: 500,
-            url_timeout_secs: 15,
-            url_max_bytes: 10 * 1024 * 1024,
-            allow_private_urls: false,
-            extract_program: String::new(),
-            extract_memory_mb: 1024,
-            extract_cpu_secs: 40,
-            extract_timeout_secs: 45,
-            max_text_chars: 32_000_000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LlmSettings {
-    /// The provider/model pairs bots may choose from; the first is the default for new bots.
-    pub models: Vec<crate::features::bots::ModelChoice>,
-    /// The offline extract streams word by word; a pause between words makes it read like
-    /// typing (0 = as fast as the browser reads).
-    pub offline_word_delay_ms: u64,
-}
-
-impl Default for LlmSettings {
-    fn default() -> Self {
-        Self {
-            models: vec![crate::features::bots::ModelChoice {
-                provider: "offline".into(),
-                model: "extractive".into(),
-                label: "Offline extract (no key, no network)".into(),
-                ..Default::default()
-            }],
-            offline_word_delay_ms: 0,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     pub site_addr: String,
     /// Where the compiled WASM, JS, CSS and public assets live.
@@ -379,24 +124,6 @@ pub struct DatabaseSettings {
     /// Normally empty here and set by `DATABASE_URL`.
     pub url: String,
     pub max_connections: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthSettings {
-    pub session_ttl_hours: i64,
-    pub password_min_length: usize,
-    pub max_failures_per_account: i64,
-    pub max_failures_per_ip: i64,
-    pub failure_window_secs: i64,
-    /// Who may create an account: `open` (anyone), `invite` (with an invitation link from the
-    /// operator or an existing user) or `closed` (only the operator, with `chatsphere admin`).
-    pub registration: String,
-    /// Sign-ups accepted from one client address per window.
-    pub max_signups_per_ip: i64,
-    pub signup_window_secs: i64,
-    /// Invitation links stay valid this long.
-    pub invitation_ttl_hours: i64,
 }
 
 impl Default for Settings {
@@ -440,22 +167,6 @@ impl Default for ServerSettings {
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self { url: String::new(), max_connections: 10 }
-    }
-}
-
-impl Default for AuthSettings {
-    fn default() -> Self {
-        Self {
-            session_ttl_hours: 24 * 14,
-            password_min_length: 10,
-            max_failures_per_account: 5,
-            max_failures_per_ip: 20,
-            failure_window_secs: 15 * 60,
-            registration: "open".into(),
-            max_signups_per_ip: 10,
-            signup_window_secs: 3600,
-            invitation_ttl_hours: 24 * 7,
-        }
     }
 }
 

@@ -75,6 +75,9 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     }
     spawn_housekeeping(&state);
     tokio::spawn(crate::features::chat::server::live::stop_listener(state.db.clone(), state.live.clone()));
+    if state.mailer.is_some() {
+        tokio::spawn(crate::features::auth::server::reset_mail::sweep(state.clone()));
+    }
     let workers = spawn_workers(&state);
 
     let addr: SocketAddr = state.leptos_options.site_addr;

@@ -18,6 +18,8 @@ pub struct AppState {
     pub live: crate::features::chat::server::LiveAnswers,
     /// Set when the process has been told to stop.
     pub shutdown: super::shutdown::Shutdown,
+    /// Password hashing, bounded per process.
+    pub passwords: crate::features::auth::server::password::Passwords,
     /// Outgoing mail; None when `mail.smtp_url` is empty.
     pub mailer: Option<Arc<super::mail::Mailer>>,
 }
@@ -32,7 +34,7 @@ impl AppState {
             .site_addr(server.site_addr.parse::<std::net::SocketAddr>().expect("checked when settings load"))
             .reload_port(server.reload_port)
             .build();
-        Self { leptos_options, db, settings: Arc::new(settings), providers, live: Default::default(), shutdown: Default::default(), mailer: None }
+        Self { leptos_options, db, settings: Arc::new(settings), providers, live: Default::default(), shutdown: Default::default(), passwords: Default::default(), mailer: None }
     }
 
     pub fn with_mailer(mut self, mailer: Option<super::mail::Mailer>) -> Self {

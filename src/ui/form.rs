@@ -18,7 +18,7 @@ where
 /// The frame every form control shares: its label, an optional hint, and its error beneath,
 /// tied to the control by ids (`field-{name}`, `field-{name}-error`) for screen readers.
 #[component]
-fn FieldShell(
+pub fn FieldShell(
     label: &'static str,
     name: &'static str,
     hint: Option<&'static str>,
@@ -31,11 +31,16 @@ fn FieldShell(
             <label for=id.clone() class="block text-sm font-medium">{label}</label>
             {children()}
             {hint.map(|h| view! { <p class="text-xs text-slate-500">{h}</p> })}
-            <p id=format!("{id}-error") class="text-sm text-red-600 dark:text-red-400" role="alert">
-                {move || error.get()}
-            </p>
+            <FieldError error id=format!("{id}-error") />
         </div>
     }
+}
+
+/// A field's error, announced when it appears; `id` is what the control's
+/// `aria-describedby` names.
+#[component]
+pub fn FieldError(#[prop(into)] error: Signal<Option<String>>, #[prop(into)] id: String) -> impl IntoView {
+    view! { <p id=id class="text-sm text-red-600 dark:text-red-400" role="alert">{move || error.get()}</p> }
 }
 
 /// A labelled input with its error shown beneath it.

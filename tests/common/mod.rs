@@ -46,8 +46,13 @@ pub fn app(db: PgPool) -> Router {
 
 /// The app with its own settings and providers (fake language models, small budgets).
 pub fn app_with(db: PgPool, settings: Settings, providers: Providers) -> Router {
+    chatsphere::server::startup::router(state_with(db, settings, providers))
+}
+
+/// What `app_with` serves, for tests that also call server code directly.
+pub fn state_with(db: PgPool, settings: Settings, providers: Providers) -> AppState {
     let mailer = chatsphere::server::mail::Mailer::from_settings(&settings.mail, &Default::default()).expect("mail settings");
-    chatsphere::server::startup::router(AppState::new(db, settings, providers).with_mailer(mailer))
+    AppState::new(db, settings, providers).with_mailer(mailer)
 }
 
 pub struct Reply {
@@ -177,6 +182,6 @@ pub async fn signed_up_as(app: &Router, email: &str) -> String {
 }
 
 /// The extraction child for tests: the server binary cargo built beside the test.
-pub fn knowledge_settings() -> chatsphere::server::settings::KnowledgeSettings {
-    chatsphere::server::settings::KnowledgeSettings { extract_program: env!("CARGO_BIN_EXE_chatsphere").into(), ..Default::default() }
+pub fn knowledge_settings() -> chatsphere::features::knowledge::server::settings::KnowledgeSettings {
+    chatsphere::features::knowledge::server::settings::KnowledgeSettings { extract_program: env!("CARGO_BIN_EXE_chatsphere").into(), ..Default::default() }
 }

@@ -23,6 +23,17 @@ impl Server {
     /// Starts the binary on `database_url` with `env` on top of the defaults below, and waits
     /// until `/readyz` says it is ready.
     pub async fn start_on(database_url: &str, name: &str, env: &[(&str, String)]) -> Server {
+        // The port is free when chosen but may be taken before the server binds it (a client's
+        // outgoing connection gets ports from the same range): then another one is tried.
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start_on(database_url, name, env).await {
+                return server;
+            }
+        }
+        panic!("server {name}: five ports in a row were taken before it could bind them");
+    }
+
+    async fn try_start_on(database_url: &str, name: &str, env: &[(&str, String)]) -> Option<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}");
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("processes");
@@ -56,12 +67,16 @@ impl Server {
                 }
             }
             if let Some(status) = child.try_wait().unwrap() {
-                panic!("server {name} exited with {status} before it was ready:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+                let printed = std::fs::read_to_string(&log).unwrap_or_default();
+                if printed.contains("Address already in use") {
+                    return None;
+                }
+                panic!("server {name} exited with {status} before it was ready:\n{printed}");
             }
             assert!(Instant::now() < deadline, "server {name} never became ready:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Server { child, url, log }
+        Some(Server { child, url, log })
     }
 
     /// SIGKILL: no chance to clean anything up.

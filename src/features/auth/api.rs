@@ -24,7 +24,7 @@ pub async fn sign_up(
     let state = crate::server::state::app_state()?;
     let ip = request::client_ip(&state.settings);
     let form = SignUpForm { email: &email, display_name: &display_name, password: &password, invite: invite.as_deref() };
-    let user = accounts::sign_up_visitor(&state.db, &state.settings.auth, form, &ip).await?;
+    let user = accounts::sign_up_visitor(&state.db, &state.settings.auth, &state.passwords, form, &ip).await?;
     request::start_session(&state, user.id, next.as_deref()).await
 }
 
@@ -51,7 +51,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     use super::server::{accounts, request};
     let state = crate::server::state::app_state()?;
     let ip = request::client_ip(&state.settings);
-    let user = accounts::authenticate(&state.db, &state.settings.auth, &email, &password, &ip).await?;
+    let user = accounts::authenticate(&state.db, &state.settings.auth, &state.passwords, &email, &password, &ip).await?;
     request::start_session(&state, user.id, next.as_deref()).await
 }
 
@@ -97,6 +97,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     super::server::accounts::change_password(
         &caller.state.db,
         rules,
+        &caller.state.passwords,
         caller.user.id,
         &current_password,
         &new_password,
@@ -108,7 +109,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 #[server(endpoint = "auth/delete_account")]
 pub async fn delete_account(password: String) -> Result<(), AppError> {
     let caller = super::server::require_user().await?;
-    super::server::accounts::delete_account(&caller.state.db, &caller.state.settings.auth, caller.user.id, &password).await?;
+    super::server::accounts::delete_account(&caller.state.db, &caller.state.settings.auth, &caller.state.passwords, caller.user.id, &password).await?;
     super::server::request::clear_session_cookie(&caller.state.settings);
     leptos_axum::redirect("/signup");
     Ok(())

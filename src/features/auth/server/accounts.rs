@@ -2,10 +2,10 @@
 //! changes, and deletion (which takes every row the user owns with it, by foreign keys).
 
 use super::rate_limit::{self, Limit};
-use super::{invitations, password, sessions::{self, SessionToken}};
+use super::{invitations, password::Passwords, sessions::{self, SessionToken}};
 use crate::error::AppError;
 use crate::features::auth::{CurrentUser, DisplayName, Email, Password};
-use crate::server::settings::AuthSettings;
+use super::settings::AuthSettings;
 use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
@@ -16,11 +16,12 @@ use uuid::Uuid;
 pub async fn sign_up(
     db: &PgPool,
     rules: &AuthSettings,
+    passwords: &Passwords,
     email: &str,
     display_name: &str,
     password: &str,
 ) -> Result<CurrentUser, AppError> {
-    register(db, rules, email, display_name, password, None).await
+    register(db, rules, passwords, email, display_name, password, None).await
 }
 
 /// What a stranger fills in on the sign-up page.
@@ -34,7 +35,7 @@ pub struct SignUpForm<'a> {
 /// Sign-up from the web: the server's registration mode decides whether it is allowed, and
 /// each client address may make only so many attempts per window (a flood of sign-ups costs
 /// a password hash each).
-pub async fn sign_up_visitor(db: &PgPool, rules: &AuthSettings, form: SignUpForm<'_>, client_ip: &str) -> Result<CurrentUser, AppError> {
+pub async fn sign_up_visitor(db: &PgPool, rules: &AuthSettings, passwords: &Passwords, form: SignUpForm<'_>, client_ip: &str) -> Result<CurrentUser, AppError> {
     let invite = form.invite.map(str::trim).filter(|i| !i.is_empty());
     match (rules.registration.as_str(), invite) {
         ("closed", _) => return Err(AppError::Forbidden("Sign-up is closed on this server; ask its operator for an account.".into())),
@@ -47,14 +48,14 @@ pub async fn sign_up_visitor(db: &PgPool, rules: &AuthSettings, form: SignUpForm
     rate_limit::begin(db, &[Limit { key: &key, max: rules.max_signups_per_ip, window_secs: rules.signup_window_secs }]).await?.keep();
     // An invitation is used only where one is required; an open server ignores it.
     let invite = invite.filter(|_| rules.registration == "invite");
-    register(db, rules, form.email, form.display_name, form.password, invite).await
+    register(db, rules, passwords, form.email, form.display_name, form.password, invite).await
 }
 
-async fn register(db: &PgPool, rules: &AuthSettings, email: &str, display_name: &str, password: &str, invite: Option<&str>) -> Result<CurrentUser, AppError> {
+async fn register(db: &PgPool, rules: &AuthSettings, passwords: &Passwords, email: &str, display_name: &str, password: &str, invite: Option<&str>) -> Result<CurrentUser, AppError> {
     let email = Email::parse(email)?;
     let display_name = DisplayName::parse(display_name)?;
     let password = Password::parse(password, rules.password_min_length, &email)?;
-    let hash = password::hash(&password).await?;
+    let hash = passwords.hash(&password).await?;
     let mut tx = db.begin().await?;
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO users (email, display_name, password_hash) VALUES ($1, $2, $3)
@@ -83,6 +84,7 @@ async fn register(db: &PgPool, rules: &AuthSettings, email: &str, display_name: 
 pub async fn authenticate(
     db: &PgPool,
     rules: &AuthSettings,
+    passwords: &Passwords,
     email: &str,
     password: &str,
     client_ip: &str,
@@ -109,7 +111,7 @@ pub async fn authenticate(
     // A disabled account is checked like any other (same time, same answer) and never let in.
     let stored = row.as_ref().map(|r| r.3.clone());
     let disabled = row.as_ref().is_some_and(|r| r.4);
-    if password.chars().count() <= crate::features::auth::PASSWORD_MAX && password::verify(stored, password).await && !disabled {
+    if password.chars().count() <= crate::features::auth::PASSWORD_MAX && passwords.verify(stored, password).await && !disabled {
         let (id, email, display_name, _, _) = row.expect("verify succeeds only for a real account");
         attempt.withdraw(db, Some(&account_key)).await?;
         return Ok(CurrentUser { id, email, display_name });
@@ -135,7 +137,7 @@ pub async fn update_display_name(db: &PgPool, user_id: Uuid, display_name: &str)
 
 /// Re-checks the signed-in user's password, throttled like sign-in: a stolen session must not
 /// become a way to guess the password.
-async fn check_current_password(db: &PgPool, rules: &AuthSettings, user_id: Uuid, current: &str) -> Result<Email, AppError> {
+async fn check_current_password(db: &PgPool, rules: &AuthSettings, passwords: &Passwords, user_id: Uuid, current: &str) -> Result<Email, AppError> {
     let key = rate_limit::reauth_key(user_id);
     let attempt = rate_limit::begin(db, &[Limit { key: &key, max: rules.max_failures_per_account, window_secs: rules.failure_window_secs }]).await?;
     let row: Option<(String, String)> =
@@ -144,7 +146,7 @@ async fn check_current_password(db: &PgPool, rules: &AuthSettings, user_id: Uuid
             .fetch_optional(db)
             .await?;
     let (email, hash) = row.ok_or(AppError::Unauthenticated)?;
-    if !password::verify(Some(hash), current).await {
+    if !passwords.verify(Some(hash), current).await {
         attempt.keep();
         return Err(AppError::invalid("current_password", "Your current password is not correct."));
     }
@@ -158,18 +160,19 @@ async fn check_current_password(db: &PgPool, rules: &AuthSettings, user_id: Uuid
 pub async fn change_password(
     db: &PgPool,
     rules: &AuthSettings,
+    passwords: &Passwords,
     user_id: Uuid,
     current: &str,
     new: &str,
     keep: &SessionToken,
 ) -> Result<u64, AppError> {
-    let email = check_current_password(db, rules, user_id, current).await?;
+    let email = check_current_password(db, rules, passwords, user_id, current).await?;
     let new = Password::parse(new, rules.password_min_length, &email)
         .map_err(|e| match e {
             AppError::Invalid { message, .. } => AppError::invalid("new_password", message),
             other => other,
         })?;
-    let hash = password::hash(&new).await?;
+    let hash = passwords.hash(&new).await?;
     sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
         .bind(user_id)
         .bind(&hash.0)
@@ -181,8 +184,8 @@ pub async fn change_password(
 /// Deletes the account after re-checking the password. Everything the user owns references
 /// `users` with `ON DELETE CASCADE`, so one statement removes it all.
 #[instrument(skip_all, fields(user_id = %user_id))]
-pub async fn delete_account(db: &PgPool, rules: &AuthSettings, user_id: Uuid, password: &str) -> Result<(), AppError> {
-    check_current_password(db, rules, user_id, password).await.map_err(|e| match e {
+pub async fn delete_account(db: &PgPool, rules: &AuthSettings, passwords: &Passwords, user_id: Uuid, password: &str) -> Result<(), AppError> {
+    check_current_password(db, rules, passwords, user_id, password).await.map_err(|e| match e {
         AppError::Invalid { .. } => AppError::invalid("password", "That password is not correct."),
         other => other,
     })?;

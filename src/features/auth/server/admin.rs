@@ -2,10 +2,11 @@
 //! create accounts, reset a password (ending that user's sessions), disable or enable an
 //! account, list accounts. Plain functions over the pool, so tests call them directly.
 
-use super::{password, sessions};
+use super::sessions;
 use crate::error::AppError;
 use crate::features::auth::{Email, Password};
-use crate::server::settings::AuthSettings;
+use super::password::Passwords;
+use super::settings::AuthSettings;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -19,10 +20,10 @@ async fn user_id(db: &PgPool, email: &str) -> Result<Uuid, AppError> {
 }
 
 /// Sets a new password and ends every session of the account. Returns the sessions ended.
-pub async fn reset_password(db: &PgPool, rules: &AuthSettings, email: &str, new: &str) -> Result<u64, AppError> {
+pub async fn reset_password(db: &PgPool, rules: &AuthSettings, passwords: &Passwords, email: &str, new: &str) -> Result<u64, AppError> {
     let id = user_id(db, email).await?;
     let new = Password::parse(new, rules.password_min_length, &Email::parse(email)?)?;
-    let hash = password::hash(&new).await?;
+    let hash = passwords.hash(&new).await?;
     sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1").bind(id).bind(&hash.0).execute(db).await?;
     sqlx::query("DELETE FROM auth_failures WHERE key = $1").bind(super::rate_limit::account_key(&email.trim().to_lowercase())).execute(db).await?;
     tracing::info!(user_id = %id, "password reset by the operator");

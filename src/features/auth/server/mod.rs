@@ -8,6 +8,8 @@ pub mod password;
 pub mod password_reset;
 pub mod rate_limit;
 pub mod request;
+pub mod reset_mail;
 pub mod sessions;
+pub mod settings;
 
 pub use request::{require_user, RequestUser};

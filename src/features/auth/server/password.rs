@@ -5,26 +5,38 @@ use crate::error::AppError;
 use crate::features::auth::Password;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash as ParsedHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+use tokio::sync::Semaphore;
 
 /// A PHC-format hash. Not `Serialize`, so it cannot end up in a response.
 pub struct PasswordHash(pub String);
 
-/// Hashes running at once in this process. Each takes 19 MiB and a core for ~50 ms: a flood
-/// of sign-ups or guesses queues here instead of exhausting memory or starving the embedding
-/// model of cores. It limits this process's own memory and cores, so it lives with the process
-/// (several server processes each have their own, as they each have their own cores).
-static HASHING: LazyLock<tokio::sync::Semaphore> =
-    LazyLock::new(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)));
+/// Hashes and checks passwords, a few at once. Each hash takes 19 MiB and a core for ~50 ms:
+/// a flood of sign-ups or guesses queues here instead of exhausting memory or starving the
+/// embedding model of cores. It limits this process's own memory and cores, so one lives in
+/// each process's `AppState` (several server processes each have their own cores); clones
+/// share the limit.
+#[derive(Clone)]
+pub struct Passwords {
+    at_once: Arc<Semaphore>,
+}
+
+impl Default for Passwords {
+    /// One hash per core, at most four.
+    fn default() -> Self {
+        Self { at_once: Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4))) }
+    }
+}
 
 fn hasher() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-pub async fn hash(password: &Password) -> Result<PasswordHash, AppError> {
+impl Passwords {
+pub async fn hash(&self, password: &Password) -> Result<PasswordHash, AppError> {
     let plain = password.expose().to_owned();
-    let _permit = HASHING.acquire().await.map_err(|_| AppError::Internal)?;
+    let _permit = self.at_once.acquire().await.map_err(|_| AppError::Internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher()
@@ -41,13 +53,13 @@ pub async fn hash(password: &Password) -> Result<PasswordHash, AppError> {
 
 /// Verifies against a stored hash; `None` (no such account) still costs one full hash, so
 /// response time does not tell whether an email is registered.
-pub async fn verify(stored: Option<String>, candidate: &str) -> bool {
+pub async fn verify(&self, stored: Option<String>, candidate: &str) -> bool {
     static DECOY: LazyLock<String> = LazyLock::new(|| {
         let salt = SaltString::generate(&mut OsRng);
         hasher().hash_password(b"decoy password for timing", &salt).expect("hash").to_string()
     });
     let candidate = candidate.to_owned();
-    let Ok(_permit) = HASHING.acquire().await else { return false };
+    let Ok(_permit) = self.at_once.acquire().await else { return false };
     tokio::task::spawn_blocking(move || {
         let is_real = stored.is_some();
         let stored = stored.unwrap_or_else(|| DECOY.clone());
@@ -59,4 +71,5 @@ pub async fn verify(stored: Option<String>, candidate: &str) -> bool {
     })
     .await
     .unwrap_or(false)
+}
 }

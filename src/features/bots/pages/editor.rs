@@ -8,7 +8,7 @@ use crate::features::bots::{
     bot_editor_options, get_bot, update_bot, Bot, BotSettings, EditorOptions, RemoveAvatar, Visibility,
     MAX_SUGGESTED_QUESTIONS,
 };
-use crate::ui::use_toasts;
+use crate::ui::{use_toasts, BoundNumber, BoundSlider, BoundText, BoundToggle, FieldError, FormSection};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -29,9 +29,6 @@ pub fn BotEditorPage() -> impl IntoView {
         </Transition>
     }
 }
-
-type Getter<T> = fn(&BotSettings) -> T;
-type Setter<T> = fn(&mut BotSettings, T);
 
 #[component]
 fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
@@ -98,51 +95,51 @@ fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
                 ev.prevent_default();
                 if check.get_untracked().is_none() { save.dispatch(draft.get_untracked()); }
             }>
-                <Section title="Identity" note="How people see the bot.">
-                    <TextInput label="Name" field="name" draft get=|d| d.name.clone() set=|d, v| d.name = v error=error("name") maxlength=limits.name_max />
-                    <TextInput label="Description" field="description" draft get=|d| d.description.clone() set=|d, v| d.description = v
+                <FormSection title="Identity" note="How people see the bot.">
+                    <BoundText label="Name" name="name" draft get=|d| d.name.clone() set=|d, v| d.name = v error=error("name") maxlength=limits.name_max />
+                    <BoundText label="Description" name="description" draft get=|d| d.description.clone() set=|d, v| d.description = v
                         error=error("description") maxlength=limits.description_max hint="Shown on its card and under its name in the chat." />
                     <AvatarPicker draft avatar_url public_id error=error("avatar_emoji") max_bytes=limits.avatar_max_bytes />
-                </Section>
+                </FormSection>
 
-                <Section title="Behaviour" note="What the bot is told, and what it says first.">
-                    <TextInput label="Persona (system prompt)" field="persona" draft get=|d| d.persona.clone() set=|d, v| d.persona = v
+                <FormSection title="Behaviour" note="What the bot is told, and what it says first.">
+                    <BoundText label="Persona (system prompt)" name="persona" draft get=|d| d.persona.clone() set=|d, v| d.persona = v
                         error=error("persona") multiline=true rows=6 maxlength=limits.persona_max
                         hint="Who the bot is, its tone, and anything it must or must not do." />
-                    <TextInput label="Welcome message" field="welcome_message" draft get=|d| d.welcome_message.clone()
+                    <BoundText label="Welcome message" name="welcome_message" draft get=|d| d.welcome_message.clone()
                         set=|d, v| d.welcome_message = v error=error("welcome_message") multiline=true rows=2 maxlength=limits.message_max />
                     <SuggestedQuestions draft error=error("suggested_questions") maxlength=limits.question_max />
-                    <Toggle label="Answer only from knowledge" draft get=|d| d.answer_only_from_knowledge set=|d, v| d.answer_only_from_knowledge = v
+                    <BoundToggle label="Answer only from knowledge" draft get=|d| d.answer_only_from_knowledge set=|d, v| d.answer_only_from_knowledge = v
                         hint="When nothing relevant is found, reply with the fallback message instead of guessing." />
-                    <TextInput label="Fallback message" field="fallback_message" draft get=|d| d.fallback_message.clone()
+                    <BoundText label="Fallback message" name="fallback_message" draft get=|d| d.fallback_message.clone()
                         set=|d, v| d.fallback_message = v error=error("fallback_message") multiline=true rows=2 maxlength=limits.message_max />
-                </Section>
+                </FormSection>
 
-                <Section title="Model" note="Which model writes the answers, and how.">
+                <FormSection title="Model" note="Which model writes the answers, and how.">
                     <ModelSelect draft options error=error("llm_model") />
-                    <Slider label="Temperature" draft min=0.0 max=2.0 step=0.1 get=|d| d.temperature set=|d, v| d.temperature = v
+                    <BoundSlider label="Temperature" name="temperature" draft min=0.0 max=2.0 step=0.1 get=|d| d.temperature set=|d, v| d.temperature = v
                         show=|v| format!("{v:.1}") hint="Low: steady and literal. High: varied and creative." error=error("temperature") />
-                    <NumberInput label="Max answer length (tokens)" field="max_answer_tokens" draft get=|d| d.max_answer_tokens
+                    <BoundNumber label="Max answer length (tokens)" name="max_answer_tokens" draft get=|d| d.max_answer_tokens
                         set=|d, v| d.max_answer_tokens = v error=error("max_answer_tokens") />
-                </Section>
+                </FormSection>
 
-                <Section title="Retrieval" note="How knowledge is found for each question.">
-                    <NumberInput label="Passages per answer" field="top_k" draft get=|d| d.top_k set=|d, v| d.top_k = v error=error("top_k") />
-                    <Slider label="Minimum relevance" draft min=0.0 max=1.0 step=0.05 get=|d| d.min_relevance set=|d, v| d.min_relevance = v
+                <FormSection title="Retrieval" note="How knowledge is found for each question.">
+                    <BoundNumber label="Passages per answer" name="top_k" draft get=|d| d.top_k set=|d, v| d.top_k = v error=error("top_k") />
+                    <BoundSlider label="Minimum relevance" name="min_relevance" draft min=0.0 max=1.0 step=0.05 get=|d| d.min_relevance set=|d, v| d.min_relevance = v
                         show=|v| format!("{v:.2}") hint="Passages scoring below this are not used." error=error("min_relevance") />
                     <EmbeddingSelect draft options index saved public_id error=error("embedding_model") />
-                    <Slider label="Keyword ↔ meaning balance" draft min=0.0 max=1.0 step=0.05 get=|d| d.keyword_weight set=|d, v| d.keyword_weight = v
+                    <BoundSlider label="Keyword ↔ meaning balance" name="keyword_weight" draft min=0.0 max=1.0 step=0.05 get=|d| d.keyword_weight set=|d, v| d.keyword_weight = v
                         show=|v| format!("{:.0}% keyword, {:.0}% meaning", v * 100.0, (1.0 - v) * 100.0)
                         hint="Keyword search finds exact terms and names; meaning (vector) search finds paraphrases." error=error("keyword_weight") />
-                </Section>
+                </FormSection>
 
-                <Section title="Appearance" note="Also what visitors see on the share page and in the widget.">
+                <FormSection title="Appearance" note="Also what visitors see on the share page and in the widget.">
                     <ColourInput draft error=error("accent_color") />
                     <p class="text-sm">
                         {move || if draft.with(|d| d.visibility == Visibility::Public) { "Published: visitors can chat with it. " } else { "Private: only you can chat with it. " }}
                         <a class="link" href=format!("/bots/{}/share", public_id.get_value())>"Publishing, allowed websites and visitor limits"</a>
                     </p>
-                </Section>
+                </FormSection>
 
                 <div class="sticky bottom-0 -mx-4 px-4 py-3 bg-slate-50/95 dark:bg-slate-950/95 border-t border-slate-200 dark:border-slate-800 flex items-center gap-3">
                     <span class="text-sm text-slate-600 dark:text-slate-400" data-testid="save-state">
@@ -157,126 +154,6 @@ fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
                 <ChatPreview draft avatar_url />
             </aside>
         </div>
-    }
-}
-
-#[component]
-fn Section(title: &'static str, note: &'static str, children: Children) -> impl IntoView {
-    view! {
-        <section class="card space-y-4">
-            <div>
-                <h2 class="section-title">{title}</h2>
-                <p class="text-sm text-slate-500">{note}</p>
-            </div>
-            {children()}
-        </section>
-    }
-}
-
-#[component]
-fn FieldError(error: Signal<Option<String>>, id: String) -> impl IntoView {
-    view! { <p id=id class="text-sm text-red-600 dark:text-red-400" role="alert">{move || error.get()}</p> }
-}
-
-#[component]
-fn TextInput(
-    label: &'static str,
-    field: &'static str,
-    draft: RwSignal<BotSettings>,
-    get: Getter<String>,
-    set: Setter<String>,
-    error: Signal<Option<String>>,
-    #[prop(optional)] multiline: bool,
-    #[prop(default = 3)] rows: u32,
-    #[prop(optional)] maxlength: Option<usize>,
-    #[prop(optional)] hint: Option<&'static str>,
-) -> impl IntoView {
-    let id = format!("bot-{field}");
-    let error_id = format!("{id}-error");
-    let value = move || draft.with(get);
-    let on_input = move |ev| draft.update(|d| set(d, event_target_value(&ev)));
-    let invalid = move || error.get().is_some().to_string();
-    view! {
-        <div class="space-y-1">
-            <label for=id.clone() class="block text-sm font-medium">{label}</label>
-            {if multiline {
-                view! { <textarea id=id.clone() class="input" rows=rows maxlength=maxlength aria-invalid=invalid
-                    aria-describedby=error_id.clone() prop:value=value on:input=on_input>{value}</textarea> }.into_any()
-            } else {
-                view! { <input id=id.clone() class="input" type="text" maxlength=maxlength aria-invalid=invalid
-                    aria-describedby=error_id.clone() prop:value=value on:input=on_input /> }.into_any()
-            }}
-            {hint.map(|h| view! { <p class="text-xs text-slate-500">{h}</p> })}
-            <FieldError error id=error_id />
-        </div>
-    }
-}
-
-#[component]
-fn NumberInput(
-    label: &'static str,
-    field: &'static str,
-    draft: RwSignal<BotSettings>,
-    get: Getter<u32>,
-    set: Setter<u32>,
-    error: Signal<Option<String>>,
-) -> impl IntoView {
-    let id = format!("bot-{field}");
-    let error_id = format!("{id}-error");
-    view! {
-        <div class="space-y-1">
-            <label for=id.clone() class="block text-sm font-medium">{label}</label>
-            <input id=id class="input max-w-40" type="number" inputmode="numeric" aria-describedby=error_id.clone()
-                prop:value=move || draft.with(get).to_string()
-                on:input=move |ev| draft.update(|d| set(d, event_target_value(&ev).trim().parse().unwrap_or(0))) />
-            <FieldError error id=error_id />
-        </div>
-    }
-}
-
-#[component]
-fn Slider(
-    label: &'static str,
-    draft: RwSignal<BotSettings>,
-    min: f32,
-    max: f32,
-    step: f32,
-    get: Getter<f32>,
-    set: Setter<f32>,
-    show: fn(f32) -> String,
-    hint: &'static str,
-    error: Signal<Option<String>>,
-) -> impl IntoView {
-    let id = format!("bot-{}", label.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
-    let error_id = format!("{id}-error");
-    view! {
-        <div class="space-y-1">
-            <div class="flex justify-between text-sm">
-                <label for=id.clone() class="font-medium">{label}</label>
-                <span class="tabular-nums text-slate-500">{move || show(draft.with(get))}</span>
-            </div>
-            <input id=id type="range" class="w-full accent-indigo-600" min=min max=max step=step
-                prop:value=move || draft.with(get).to_string()
-                on:input=move |ev| {
-                    if let Ok(v) = event_target_value(&ev).parse::<f32>() { draft.update(|d| set(d, v)) }
-                } />
-            <p class="text-xs text-slate-500">{hint}</p>
-            <FieldError error id=error_id />
-        </div>
-    }
-}
-
-#[component]
-fn Toggle(label: &'static str, draft: RwSignal<BotSettings>, get: Getter<bool>, set: Setter<bool>, hint: &'static str) -> impl IntoView {
-    view! {
-        <label class="flex items-start gap-3">
-            <input type="checkbox" class="mt-1 h-4 w-4 accent-indigo-600" prop:checked=move || draft.with(get)
-                on:change=move |ev| draft.update(|d| set(d, event_target_checked(&ev))) />
-            <span>
-                <span class="block text-sm font-medium">{label}</span>
-                <span class="block text-xs text-slate-500">{hint}</span>
-            </span>
-        </label>
     }
 }
 

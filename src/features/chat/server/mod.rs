@@ -6,6 +6,7 @@ pub mod answer;
 pub mod export;
 pub mod live;
 pub mod prompt;
+pub mod settings;
 pub mod store;
 
 pub use live::LiveAnswers;

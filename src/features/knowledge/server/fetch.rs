@@ -6,7 +6,7 @@
 //! checked hop by hop, the whole fetch has a deadline and the body a size cap read as it comes.
 
 use super::extract::Unreadable;
-use crate::server::settings::KnowledgeSettings;
+use crate::features::knowledge::server::settings::KnowledgeSettings;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 

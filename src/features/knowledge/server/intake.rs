@@ -6,7 +6,7 @@ use super::store::{self, NewDocument};
 use super::{fetch, quota};
 use crate::error::AppError;
 use crate::features::knowledge::DocumentSummary;
-use crate::server::settings::KnowledgeSettings;
+use crate::features::knowledge::server::settings::KnowledgeSettings;
 use sqlx::PgPool;
 use uuid::Uuid;
 

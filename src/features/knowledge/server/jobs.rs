@@ -4,7 +4,7 @@
 
 use super::{reindex, worker};
 use crate::providers::Providers;
-use crate::server::settings::KnowledgeSettings;
+use crate::features::knowledge::server::settings::KnowledgeSettings;
 use crate::server::shutdown::Shutdown;
 use sqlx::PgPool;
 use std::time::Duration;

@@ -10,5 +10,6 @@ pub mod queue;
 pub mod quota;
 pub mod reindex;
 pub mod search;
+pub mod settings;
 pub mod store;
 pub mod worker;

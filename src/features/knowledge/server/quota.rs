@@ -2,7 +2,7 @@
 //! file that does not fit is refused whole with the limit named; nothing is half stored.
 
 use crate::error::AppError;
-use crate::server::settings::KnowledgeSettings;
+use crate::features::knowledge::server::settings::KnowledgeSettings;
 use sqlx::PgPool;
 use uuid::Uuid;
 

@@ -12,7 +12,7 @@ use crate::providers::embed::{EmbedError, Embedder, Purpose};
 use crate::providers::vectors::{VectorError, VectorRecord};
 use crate::providers::Providers;
 use crate::features::knowledge::DocStatus;
-use crate::server::settings::KnowledgeSettings;
+use crate::features::knowledge::server::settings::KnowledgeSettings;
 use crate::server::shutdown::Shutdown;
 use sqlx::PgPool;
 use std::collections::BTreeMap;

@@ -9,7 +9,7 @@
 //! the child's stdin; the child answers with one JSON `Answer` on stdout and exits 0.
 
 use super::{Extracted, Unreadable};
-use crate::server::settings::KnowledgeSettings;
+use crate::features::knowledge::server::settings::KnowledgeSettings;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Faithful stand-ins for the cloud services, for tests and for running the whole product
-//! offline (`cargo run --release --features ssr --bin fake_cloud`, see the README). Each one
+//! offline (`cargo run --release --example fake_cloud`, see the README). Each one
 //! speaks the real wire format of `../shared/reference/gemini-pinecone.md`, including its
 //! errors, limits and odd corners, and can be told to misbehave in the ways the real services
 //! do. They listen on 127.0.0.1 only.
@@ -54,13 +54,4 @@ pub fn hashed_embedding(text: &str, dimension: usize) -> Vec<f32> {
         v[0] = 1.0;
     }
     v
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_default_answer_quotes_and_cites_the_first_passage() {
-        let prompt = "Passages:\n\n[1] (Guide.pdf)\nThe lighthouse opens at nine. It closes at five.\n\n[2] (x)\nOther.\n\nQuestion: when?";
-        assert_eq!(super::answer_from_prompt(prompt), "According to the documents, The lighthouse opens at nine. [1]");
-    }
 }

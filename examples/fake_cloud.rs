@@ -6,13 +6,13 @@
 async fn main() -> std::io::Result<()> {
     let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let port = |name: &str, default: u16| var(name, "").parse().unwrap_or(default);
-    let gemini = chatsphere::fakes::gemini::FakeGemini::start(&var("GEMINI_API_KEY", "fake-gemini-key"), port("FAKE_GEMINI_PORT", 3210)).await?;
+    let gemini = chatsphere_fakes::gemini::FakeGemini::start(&var("GEMINI_API_KEY", "fake-gemini-key"), port("FAKE_GEMINI_PORT", 3210)).await?;
     gemini.state.default_delay_ms.store(port("FAKE_GEMINI_DELAY_MS", 15) as u64, std::sync::atomic::Ordering::Relaxed);
-    let pinecone = chatsphere::fakes::pinecone::FakePinecone::start(&var("PINECONE_API_KEY", "fake-pinecone-key"), port("FAKE_PINECONE_PORT", 3211)).await?;
+    let pinecone = chatsphere_fakes::pinecone::FakePinecone::start(&var("PINECONE_API_KEY", "fake-pinecone-key"), port("FAKE_PINECONE_PORT", 3211)).await?;
     let key = var("OPENAI_API_KEY", "");
-    let openai = chatsphere::fakes::openai::FakeOpenAi::start((!key.is_empty()).then_some(key.as_str()), port("FAKE_OPENAI_PORT", 3212)).await?;
-    let smtp = chatsphere::fakes::smtp::FakeSmtp::start(port("FAKE_SMTP_PORT", 3213)).await?;
-    let inbox = chatsphere::fakes::serve(chatsphere::fakes::smtp::inbox_router(smtp.state.clone()), port("FAKE_INBOX_PORT", 3214)).await?;
+    let openai = chatsphere_fakes::openai::FakeOpenAi::start((!key.is_empty()).then_some(key.as_str()), port("FAKE_OPENAI_PORT", 3212)).await?;
+    let smtp = chatsphere_fakes::smtp::FakeSmtp::start(port("FAKE_SMTP_PORT", 3213)).await?;
+    let inbox = chatsphere_fakes::serve(chatsphere_fakes::smtp::inbox_router(smtp.state.clone()), port("FAKE_INBOX_PORT", 3214)).await?;
     println!("fake Gemini:   {}", gemini.base_url());
     println!("fake Pinecone: {}", pinecone.control_url());
     println!("fake OpenAI:   {}", openai.base_url());

@@ -1,7 +1,8 @@
 //! A mail sink that speaks enough SMTP for a real client (lettre, any MTA) to deliver to it:
 //! greeting, EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT. Messages are
 //! kept in memory for tests to read; no TLS and no login (it listens on 127.0.0.1 only). It
-//! can be told to refuse for a while with a transient (4xx) reply, as a busy server does.
+//! can be told to refuse for a while with a transient (4xx) reply, as a busy server does, or to
+//! reject with a permanent (5xx) one, as for an unknown mailbox.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,8 +49,12 @@ impl Mail {
 #[derive(Default)]
 pub struct SinkState {
     pub inbox: Mutex<Vec<Mail>>,
-    /// Messages still to refuse with `451` before accepting again.
+    /// Messages still to refuse with `451` (try later) before accepting again.
     pub refuse_next: AtomicU32,
+    /// Messages still to reject with `550` (never: no such mailbox) before accepting again.
+    pub reject_next: AtomicU32,
+    /// Messages offered (DATA sent), whatever the answer.
+    pub offered: AtomicU32,
 }
 
 pub struct FakeSmtp {
@@ -170,8 +175,11 @@ async fn session(socket: tokio::net::TcpStream, state: &SinkState) -> std::io::R
                     }
                     data.push_str(line.strip_prefix('.').unwrap_or(&line));
                 }
-                let refuse = state.refuse_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
-                if refuse {
+                state.offered.fetch_add(1, Ordering::SeqCst);
+                let take = |n: &AtomicU32| n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+                if take(&state.reject_next) {
+                    b"550 5.1.1 No such mailbox here\r\n"
+                } else if take(&state.refuse_next) {
                     b"451 4.3.0 Try again later\r\n"
                 } else {
                     state.inbox.lock().unwrap().push(Mail { from: from.clone(), to: to.clone(), data });
