@@ -202,7 +202,7 @@ async fn main() {
     }
     // Published, with limits no run reaches (1,000 answers a day by default would refuse most
     // questions of a long run): this measures the server, not its limits.
-    let roomy = Publishing { per_visitor_minute: 100_000, per_visitor_day: 100_000_000, per_address_day: 100_000_000, per_bot_day: 100_000_000, per_bot_month: 1_000_000_000, ..Publishing::default() };
+    let roomy = Publishing { per_visitor_minute: 1000, per_visitor_day: 100_000, per_address_day: 1_000_000, per_bot_day: 10_000_000, per_bot_month: 100_000_000, ..Publishing::default() };
     for owner in &owners {
         let user: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(&owner.email).fetch_one(&db).await.unwrap();
         chatsphere::features::public::server::store::save(&db, process::PUBLIC_ORIGIN, user, &owner.bot, true, roomy.clone()).await.unwrap();
