@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+# The same build folder and compile settings as test.sh, so the two share compiled crates.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+export LEPTOS_OUTPUT_NAME=chatsphere
 source ./db.sh
 echo "[run] database: ${DATABASE_URL%%\?*}"
-exec cargo leptos serve --release
+cargo leptos build --release
+# Brotli and gzip copies of the front end, which the server sends to browsers that take them.
+"$CARGO_TARGET_DIR/release/chatsphere" precompress
+exec "$CARGO_TARGET_DIR/release/chatsphere"

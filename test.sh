@@ -26,6 +26,7 @@ cargo test --release --features ssr
 
 say "building the release site (cargo leptos build --release)"
 cargo leptos build --release
+"$CARGO_TARGET_DIR/release/chatsphere" precompress target/site/pkg
 
 # The journeys get databases of their own, fresh every run, on the same server: one for the
 # app on its embedded defaults, one for the app on the (fake) cloud providers.
@@ -126,9 +127,17 @@ printf '%-34s %8s %8s %8s\n' "widget loader (widget.js)" "$loader_raw" "$loader_
 printf '%-34s %8s %8s %8s\n' "panel first render (html+js+css)" "$panel_raw" "$panel_br" 61440
 if [ "$loader_br" -gt 5120 ] || [ "$panel_br" -gt 61440 ]; then echo "a visitor budget is exceeded"; exit 1; fi
 
-say "release bundle sizes"
-printf '%-28s %12s %12s\n' file raw brotli
-for f in target/site/pkg/chatsphere_bg.wasm target/site/pkg/chatsphere.wasm target/site/pkg/chatsphere.js target/site/pkg/chatsphere.css; do
-  [ -f "$f" ] || continue
-  printf '%-28s %12s %12s\n' "$(basename "$f")" "$(wc -c <"$f")" "$(brotli -c -q 11 "$f" | wc -c)"
+say "front end on the wire (release, as the server sends it)"
+# The file names carry content hashes (hash.txt beside the binary); the server must send the
+# brotli copy to a browser that takes it, and let it be kept for a year.
+hash_of() { sed -n "s/^$1: *//p" "$CARGO_TARGET_DIR/release/hash.txt"; }
+printf '%-40s %12s %12s %12s\n' file raw "sent (br)" "sent (gzip)"
+for ext in wasm js css; do
+  name="chatsphere.$(hash_of "$ext").$ext"
+  [ -f "target/site/pkg/$name" ] || { echo "target/site/pkg/$name is missing (hash.txt: $(hash_of "$ext"))"; exit 1; }
+  headers=$(curl -fsS -o "$parts/$name.br" -D - -H 'Accept-Encoding: br, gzip' "$E2E_BASE_URL/pkg/$name")
+  grep -qi '^content-encoding: br' <<<"$headers" || { echo "$name was not sent as brotli:"; echo "$headers"; exit 1; }
+  grep -qi '^cache-control: public, max-age=31536000, immutable' <<<"$headers" || { echo "$name is not cached as immutable:"; echo "$headers"; exit 1; }
+  curl -fsS -o "$parts/$name.gz" -H 'Accept-Encoding: gzip' "$E2E_BASE_URL/pkg/$name"
+  printf '%-40s %12s %12s %12s\n' "$name" "$(wc -c <"target/site/pkg/$name")" "$(wc -c <"$parts/$name.br")" "$(wc -c <"$parts/$name.gz")"
 done

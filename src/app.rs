@@ -11,7 +11,7 @@ use crate::features::public::SharePage;
 use crate::layout::{AppLayout, NotFoundPage};
 use crate::ui::{provide_toasts, ToastHost, THEME_BOOT_SCRIPT};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -34,6 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script nonce=nonce inner_html=THEME_BOOT_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -49,7 +50,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_toasts();
     view! {
-        <Stylesheet id="leptos" href="/pkg/chatsphere.css" />
         <Title formatter=|page: String| if page.is_empty() { "ChatSphere".into() } else { format!("{page} · ChatSphere") } />
         <Router>
             <Routes fallback=NotFoundPage>

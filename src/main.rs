@@ -5,6 +5,10 @@ fn main() {
     if args.first().map(String::as_str) == Some("extract") {
         std::process::exit(chatsphere::features::knowledge::server::extract::sandbox::child_main(&args[1..]));
     }
+    // `chatsphere precompress [folder]`: brotli and gzip copies of the front end, after a build.
+    if args.first().map(String::as_str) == Some("precompress") {
+        std::process::exit(chatsphere::server::assets::precompress_command(&args[1..]));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the async runtime starts");
     // `chatsphere admin ...`: the operator's account commands.
     if args.first().map(String::as_str) == Some("admin") {

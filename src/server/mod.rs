@@ -2,6 +2,7 @@
 //! telemetry, the HTTP stack and its guards.
 
 pub mod admin_cli;
+pub mod assets;
 pub mod api_error;
 pub mod counters;
 pub mod csrf;

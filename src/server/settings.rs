@@ -287,6 +287,11 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.server.public_url.starts_with("https://")
     }
+
+    /// Where the compiled front end (WASM, JS, CSS) is.
+    pub fn pkg_dir(&self) -> PathBuf {
+        Path::new(&self.server.site_root).join(&self.server.site_pkg_dir)
+    }
 }
 
 /// Environment values are strings; numbers and booleans are recognised so that

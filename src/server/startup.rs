@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/media/bots/{public_id}/avatar", get(crate::features::bots::server::serve_avatar))
+        .nest_service(&format!("/{}", state.settings.server.site_pkg_dir), super::assets::service(state.settings.pkg_dir()))
         .merge(crate::features::public::server::routes::routes())
         .merge(crate::features::developer::server::routes(&state))
         .leptos_routes(&state, routes, {
@@ -73,6 +74,7 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(n @ 1..) = crate::features::knowledge::server::reindex::retry_parked(&state.db).await {
         tracing::info!(bots = n, "re-indexing parked for an unconfigured model will be tried again");
     }
+    super::assets::fill_in_background(state.settings.pkg_dir());
     spawn_housekeeping(&state);
     tokio::spawn(crate::features::chat::server::live::stop_listener(state.db.clone(), state.live.clone()));
     if state.mailer.is_some() {

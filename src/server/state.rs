@@ -33,6 +33,7 @@ impl AppState {
             .site_pkg_dir(server.site_pkg_dir.as_str())
             .site_addr(server.site_addr.parse::<std::net::SocketAddr>().expect("checked when settings load"))
             .reload_port(server.reload_port)
+            .hash_files(hashed_names())
             .build();
         Self { leptos_options, db, settings: Arc::new(settings), providers, live: Default::default(), shutdown: Default::default(), passwords: Default::default(), mailer: None }
     }
@@ -41,6 +42,13 @@ impl AppState {
         self.mailer = mailer.map(Arc::new);
         self
     }
+}
+
+/// Whether the front end was built with content-hashed file names: cargo-leptos then writes
+/// `hash.txt` beside the binary, and Leptos reads the names from it (a build without it, such
+/// as the test binaries, uses the plain names).
+fn hashed_names() -> bool {
+    std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").exists())).unwrap_or(false)
 }
 
 impl FromRef<AppState> for LeptosOptions {
