@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 export LEPTOS_OUTPUT_NAME=chatsphere
 source ./db.sh
 echo "[run] database: ${DATABASE_URL%%\?*}"
-cargo leptos build --release
+cargo leptos build --release --split
 # Brotli and gzip copies of the front end, which the server sends to browsers that take them.
 "$CARGO_TARGET_DIR/release/chatsphere" precompress
 exec "$CARGO_TARGET_DIR/release/chatsphere"

@@ -24,8 +24,8 @@ say "unit and integration tests (cargo test --release --features ssr)"
 # hashing runs at real speed.
 cargo test --release --features ssr
 
-say "building the release site (cargo leptos build --release)"
-cargo leptos build --release
+say "building the release site (cargo leptos build --release --split)"
+cargo leptos build --release --split
 "$CARGO_TARGET_DIR/release/chatsphere" precompress target/site/pkg
 
 # The journeys get databases of their own, fresh every run, on the same server: one for the
@@ -141,3 +141,6 @@ for ext in wasm js css; do
   curl -fsS -o "$parts/$name.gz" -H 'Accept-Encoding: gzip' "$E2E_BASE_URL/pkg/$name"
   printf '%-40s %12s %12s %12s\n' "$name" "$(wc -c <"target/site/pkg/$name")" "$(wc -c <"$parts/$name.br")" "$(wc -c <"$parts/$name.gz")"
 done
+
+say "first visit per page (release, brotli as sent; each page's lazily loaded WASM chunks)"
+node end2end/checks/first-visit-bytes.mjs target/site/pkg "$CARGO_TARGET_DIR/release/hash.txt" "$E2E_BASE_URL"

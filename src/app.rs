@@ -1,19 +1,12 @@
 //! The document shell and the route table.
 
-use crate::features::auth::{ForgotPasswordPage, ResetPasswordPage, SettingsPage, SignInPage, SignUpPage};
-use crate::features::bots::{BotEditorPage, BotsPage};
-use crate::features::analytics::AnalyticsPage;
-use crate::features::dashboard::DashboardPage;
-use crate::features::chat::ChatPage;
-use crate::features::knowledge::KnowledgePage;
-use crate::features::inbox::InboxPage;
-use crate::features::public::SharePage;
+use crate::lazy_pages as page;
 use crate::layout::{AppLayout, NotFoundPage};
 use crate::ui::{provide_toasts, ToastHost, THEME_BOOT_SCRIPT};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
@@ -53,24 +46,24 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "ChatSphere".into() } else { format!("{page} · ChatSphere") } />
         <Router>
             <Routes fallback=NotFoundPage>
-                <Route path=path!("/signin") view=SignInPage />
-                <Route path=path!("/signup") view=SignUpPage />
-                <Route path=path!("/forgot-password") view=ForgotPasswordPage />
-                <Route path=path!("/reset-password") view=ResetPasswordPage />
+                <Route path=path!("/signin") view={Lazy::<page::SignIn>::new()} />
+                <Route path=path!("/signup") view={Lazy::<page::SignUp>::new()} />
+                <Route path=path!("/forgot-password") view={Lazy::<page::ForgotPassword>::new()} />
+                <Route path=path!("/reset-password") view={Lazy::<page::ResetPassword>::new()} />
                 // Async: the session is checked before any byte is sent, so a signed-out
                 // visitor gets a real redirect to sign-in.
                 <ParentRoute path=path!("") view=AppLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view=DashboardPage />
-                    <Route path=path!("bots") view=BotsPage />
-                    <Route path=path!("bots/:id") view=BotEditorPage />
-                    <Route path=path!("bots/:id/knowledge") view=KnowledgePage />
-                    <Route path=path!("bots/:id/chat") view=ChatPage />
-                    <Route path=path!("bots/:id/share") view=SharePage />
-                    <Route path=path!("bots/:id/conversations") view=InboxPage />
-                    <Route path=path!("analytics") view=AnalyticsPage />
-                    <Route path=path!("settings") view=SettingsPage />
-                    <Route path=path!("settings/api-keys") view=crate::features::developer::ApiKeysPage />
-                    <Route path=path!("developers") view=crate::features::developer::DevelopersPage />
+                    <Route path=path!("") view={Lazy::<page::Dashboard>::new()} />
+                    <Route path=path!("bots") view={Lazy::<page::Bots>::new()} />
+                    <Route path=path!("bots/:id") view={Lazy::<page::BotEditor>::new()} />
+                    <Route path=path!("bots/:id/knowledge") view={Lazy::<page::Knowledge>::new()} />
+                    <Route path=path!("bots/:id/chat") view={Lazy::<page::Chat>::new()} />
+                    <Route path=path!("bots/:id/share") view={Lazy::<page::Share>::new()} />
+                    <Route path=path!("bots/:id/conversations") view={Lazy::<page::Inbox>::new()} />
+                    <Route path=path!("analytics") view={Lazy::<page::Analytics>::new()} />
+                    <Route path=path!("settings") view={Lazy::<page::Settings>::new()} />
+                    <Route path=path!("settings/api-keys") view={Lazy::<page::ApiKeys>::new()} />
+                    <Route path=path!("developers") view={Lazy::<page::Developers>::new()} />
                 </ParentRoute>
             </Routes>
         </Router>

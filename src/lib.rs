@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod features;
 pub mod layout;
+pub mod lazy_pages;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
@@ -18,9 +19,12 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // A marker for tests and tools: from here on the page is interactive.
-    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+    // Pages are lazy WASM chunks: hydration waits for the shown page's chunk to arrive.
+    wasm_bindgen_futures::spawn_local(async {
+        let body = leptos::prelude::document().body().expect("a page has a body");
+        let owner = leptos::mount::hydrate_from_async(body.clone(), app::App).await;
+        owner.forget();
+        // A marker for tests and tools: from here on the page is interactive.
         let _ = body.set_attribute("data-hydrated", "true");
-    }
+    });
 }
