@@ -85,6 +85,65 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU used by this process (the server's share) and by PostgreSQL between `start` and `report`.
+struct Cpu {
+    own: f64,
+    postgres: f64,
+}
+
+impl Cpu {
+    fn start() -> Self {
+        Self { own: common::own_cpu_ms(), postgres: common::postgres_cpu_ms() }
+    }
+    fn report(&self, questions: usize) {
+        let own = (common::own_cpu_ms() - self.own) / questions as f64;
+        let postgres = (common::postgres_cpu_ms() - self.postgres) / questions as f64;
+        println!("{:<34} CPU per question: server {own:.1} ms + PostgreSQL {postgres:.1} ms = {:.1} ms", "", own + postgres);
+    }
+}
+
+/// Each retrieval stage run alone over `questions`: CPU per question of the question's
+/// embedding (one at a time, and as the batches concurrent questions are coalesced into), the
+/// vector search, and keyword + vector search together.
+async fn stages(db: &sqlx::PgPool, providers: &chatsphere::providers::Providers, bot: uuid::Uuid, questions: &[String]) {
+    use chatsphere::features::knowledge::server::search;
+    use chatsphere::providers::embed::Purpose;
+    let embedder = providers.embedders[0].clone();
+    let space = embedder.id().to_owned();
+    let n = questions.len();
+    let mut vectors = Vec::new();
+    let cpu = Cpu::start();
+    let t = Instant::now();
+    for q in questions {
+        vectors.extend(embedder.embed(vec![q.clone()], Purpose::Query).await.unwrap());
+    }
+    println!("{:<34} {:>7.2} ms wall per question", "embed the question, one at a time", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
+    cpu.report(n);
+    for batch in [8usize, 32] {
+        let cpu = Cpu::start();
+        let t = Instant::now();
+        for group in questions.chunks(batch) {
+            embedder.embed(group.to_vec(), Purpose::Query).await.unwrap();
+        }
+        println!("{:<34} {:>7.2} ms wall per question", format!("embed questions in batches of {batch}"), t.elapsed().as_secs_f64() * 1000.0 / n as f64);
+        cpu.report(n);
+    }
+    let cpu = Cpu::start();
+    let t = Instant::now();
+    for v in &vectors {
+        providers.vectors.query(bot, &space, v, 80).await.unwrap();
+    }
+    println!("{:<34} {:>7.2} ms wall per question", "vector search (80 deep)", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
+    cpu.report(n);
+    let cpu = Cpu::start();
+    let t = Instant::now();
+    for q in questions {
+        search::candidates(db, providers, bot, q, 80).await.unwrap();
+    }
+    println!("{:<34} {:>7.2} ms wall per question", "keyword + vector search (80 deep)", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
+    cpu.report(n);
+}
+
 fn report(label: &str, mut ms: Vec<f64>) {
     ms.sort_by(f64::total_cmp);
     println!(
@@ -120,21 +179,28 @@ async fn main() {
         let _ = first_word(&app, send(&owner.bot_public_id, &cookie, q)).await;
     }
     let mut sequential = Vec::new();
-    for q in questions.iter().skip(5).take(200) {
-        let (ms, body) = first_word(&app, send(&owner.bot_public_id, &cookie, q)).await;
-        drop(body);
+    let cpu = Cpu::start();
+    for q in questions.iter().skip(5).take(100) {
+        let (ms, mut body) = first_word(&app, send(&owner.bot_public_id, &cookie, q)).await;
+        while body.next().await.is_some() {}
         sequential.push(ms);
     }
+    let n = sequential.len();
     report("one conversation at a time", sequential);
+    cpu.report(n);
 
-    for concurrent in [50usize, 500] {
-        let rounds = if concurrent == 50 { 4 } else { 1 };
+    // Every question below is asked for the first time (no cached embedding), except where
+    // the label says the questions are repeated.
+    let mut next = 105;
+    for (concurrent, rounds, repeat) in [(50usize, 2usize, false), (500, 1, false), (50, 2, true)] {
         let mut all = Vec::new();
+        let cpu = Cpu::start();
+        let first = if repeat { 105 } else { next };
         for round in 0..rounds {
             let tasks: Vec<_> = (0..concurrent)
                 .map(|i| {
                     let (app, bot, cookie) = (app.clone(), owner.bot_public_id.clone(), cookie.clone());
-                    let q = questions[(round * concurrent + i) % questions.len()].clone();
+                    let q = questions[(first + round * concurrent + i) % questions.len()].clone();
                     tokio::spawn(async move {
                         let (ms, mut body) = first_word(&app, send(&bot, &cookie, &q)).await;
                         while body.next().await.is_some() {}
@@ -146,8 +212,15 @@ async fn main() {
                 all.push(t.await.unwrap());
             }
         }
-        report(&format!("{concurrent} conversations at once"), all);
+        if !repeat {
+            next += concurrent * rounds;
+        }
+        let n = all.len();
+        report(&format!("{concurrent} conversations at once{}", if repeat { ", asked before" } else { "" }), all);
+        cpu.report(n);
     }
+    println!("\n== where a question's CPU goes (the same questions, each stage alone)");
+    stages(&db, &providers, owner.bot, &questions[5..105]).await;
 
     println!("\n== memory per open answer stream");
     providers.llms = vec![Arc::new(OneWordThenWait)];

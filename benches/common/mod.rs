@@ -133,3 +133,29 @@ pub async fn fill(db: &sqlx::PgPool, bot: uuid::Uuid, size: usize, embedder: &st
 pub fn knowledge_settings() -> chatsphere::features::knowledge::server::settings::KnowledgeSettings {
     chatsphere::features::knowledge::server::settings::KnowledgeSettings { extract_program: env!("CARGO_BIN_EXE_chatsphere").into(), ..Default::default() }
 }
+
+/// CPU time (user + system) this process has used, in milliseconds.
+pub fn own_cpu_ms() -> f64 {
+    cpu_ms_of("/proc/self/stat")
+}
+
+/// CPU time used so far by every PostgreSQL process on this machine, in milliseconds (the
+/// benchmarks' cluster is private, so on an idle machine that is their database's share).
+pub fn postgres_cpu_ms() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .map(|e| cpu_ms_of(e.path().join("stat")))
+        .sum()
+}
+
+fn cpu_ms_of(stat: impl AsRef<std::path::Path>) -> f64 {
+    let Ok(text) = std::fs::read_to_string(stat) else { return 0.0 };
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
+    // Clock ticks are 100 a second on Linux (USER_HZ).
+    ticks * 10.0
+}

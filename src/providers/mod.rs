@@ -37,6 +37,15 @@ pub struct Providers {
     /// Keyword search's per-bot common terms (`knowledge::server::search`), at each bot's
     /// knowledge version.
     pub common_terms: Arc<cache::VersionedCache<uuid::Uuid, Vec<String>>>,
+    /// Questions' vectors: cached, and coalesced into shared passes under load.
+    pub queries: Arc<embed::queries::QueryEmbeddings>,
+}
+
+/// Question vectors kept in memory: ~8,000 questions of the local model.
+const QUERY_VECTORS_BUDGET: usize = 16 * 1024 * 1024;
+
+fn query_embeddings() -> Arc<embed::queries::QueryEmbeddings> {
+    Arc::new(embed::queries::QueryEmbeddings::new(QUERY_VECTORS_BUDGET))
 }
 
 /// Common terms kept in memory: a few KB a bot, so this holds thousands of bots.
@@ -139,7 +148,7 @@ impl Providers {
                 },
             )));
         }
-        let mut providers = Self { embedders, vectors, llms, models: Vec::new(), common_terms: common_terms_cache() };
+        let mut providers = Self { embedders, vectors, llms, models: Vec::new(), common_terms: common_terms_cache(), queries: query_embeddings() };
         providers.models = settings.llm.models.iter().filter(|m| providers.llm(&m.provider).is_some()).cloned().collect();
         for m in settings.llm.models.iter().filter(|m| providers.llm(&m.provider).is_none()) {
             tracing::warn!(provider = %m.provider, model = %m.model, "model not offered: its provider is not set up (key or base URL missing)");
@@ -154,7 +163,7 @@ impl Providers {
     pub fn with_offline_llm(embedder: Arc<dyn embed::Embedder>, vectors: Arc<dyn vectors::VectorStore>) -> Self {
         let offline = llm::extractive::ExtractiveLlm { word_delay: Duration::ZERO };
         let models = crate::providers::settings::LlmSettings::default().models;
-        Self { embedders: vec![embedder], vectors, llms: vec![Arc::new(offline)], models, common_terms: common_terms_cache() }
+        Self { embedders: vec![embedder], vectors, llms: vec![Arc::new(offline)], models, common_terms: common_terms_cache(), queries: query_embeddings() }
     }
 
     /// The language model behind a bot's provider name.

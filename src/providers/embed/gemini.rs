@@ -109,6 +109,10 @@ impl Embedder for GeminiEmbedder {
         MAX_BATCH
     }
 
+    fn concurrent_calls(&self) -> usize {
+        4
+    }
+
     fn embed<'a>(&'a self, texts: Vec<String>, purpose: Purpose) -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>> {
         Box::pin(async move {
             let mut out = Vec::with_capacity(texts.len());

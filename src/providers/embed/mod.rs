@@ -4,6 +4,7 @@
 
 pub mod gemini;
 pub mod local;
+pub mod queries;
 
 use super::BoxFuture;
 
@@ -30,6 +31,11 @@ pub trait Embedder: Send + Sync {
     fn dimension(&self) -> usize;
     /// How many texts one `embed` call should carry; callers report progress between calls.
     fn batch_size(&self) -> usize;
+    /// How many `embed` calls are worth running at once: 1 for a model that already uses every
+    /// core for one call; more for a remote service, where calls mostly wait.
+    fn concurrent_calls(&self) -> usize {
+        1
+    }
     /// One L2-normalised vector per text, in order.
     fn embed<'a>(&'a self, texts: Vec<String>, purpose: Purpose) -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>>;
 }

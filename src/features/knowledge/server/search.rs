@@ -4,7 +4,6 @@
 
 use crate::error::AppError;
 use crate::features::knowledge::{ChunkView, KeywordHit, SearchHit};
-use crate::providers::embed::Purpose;
 use crate::providers::vectors::VectorHit;
 use crate::providers::Providers;
 use sqlx::PgPool;
@@ -171,11 +170,10 @@ pub async fn candidates(db: &PgPool, providers: &Providers, bot: Uuid, query: &s
             tracing::error!(%space, "the bot's embedding model is not configured");
             AppError::Unreachable
         })?;
-        let vectors = embedder.embed(vec![query.to_owned()], Purpose::Query).await.map_err(|e| {
+        let vector = providers.queries.embed(&embedder, query).await.map_err(|e| {
             tracing::error!(error = %e, "query embedding failed");
             AppError::Unreachable
         })?;
-        let vector = vectors.into_iter().next().unwrap_or_default();
         providers.vectors.query(bot, &space, &vector, n).await.map_err(|e| {
             tracing::error!(error = %e, "vector search failed");
             AppError::Unreachable
