@@ -1,7 +1,8 @@
 //! Ingestion and query figures on a generated corpus (SciFact abstracts as pages):
 //! extraction pages/s per format, embedding passages/s at batch 16/32/64 (beside Python
 //! sentence-transformers when BENCH_PYTHON names a Python that has it), documents → searchable
-//! end to end, and vector-store query latency at 10k and 100k chunks.
+//! end to end, and query latency (vector, keyword, hybrid) with the memory and cold-load time of
+//! each in-memory index at 10k and 100k chunks.
 //!
 //!   source ./db.sh && cargo bench --features ssr --bench ingest
 //!   BENCH_PYTHON=/path/to/venv/bin/python cargo bench --features ssr --bench ingest
@@ -99,8 +100,27 @@ async fn main() {
         ms.sort_by(f64::total_cmp);
         println!("{size:>7} chunks: vector top-50 p50 {:.2} ms, p95 {:.2} ms (first query, loading the cache: {cold:.0} ms)", common::percentile(&ms, 0.5), common::percentile(&ms, 0.95));
 
+        println!("{size:>7} chunks: vector matrix in memory {:.1} MB", store.cached_bytes() as f64 / 1e6);
+
         let bot = search::owned_bot(&db, owner.user, &owner.bot_public_id).await.unwrap();
         let providers = chatsphere::providers::Providers::with_offline_llm(embedder.clone(), std::sync::Arc::new(store));
+        let t = Instant::now();
+        let version: i64 = sqlx::query_scalar("SELECT knowledge_version FROM bots WHERE id = $1").bind(bot.id).fetch_one(&db).await.unwrap();
+        let index = providers.keywords.index(&db, bot.id, version).await.unwrap();
+        println!(
+            "{size:>7} chunks: keyword index built in {:.0} ms, {:.1} MB in memory",
+            t.elapsed().as_secs_f64() * 1000.0,
+            providers.keywords.cached_bytes() as f64 / 1e6
+        );
+        assert_eq!(index.chunks(), size);
+        let mut ms = Vec::new();
+        for (title, _) in pages.iter().take(100) {
+            let t = Instant::now();
+            providers.keywords.search(&db, bot.id, title, 50).await.unwrap();
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(f64::total_cmp);
+        println!("{size:>7} chunks: keyword top-50 (BM25, one database read for the version and the question's words) p50 {:.2} ms, p95 {:.2} ms", common::percentile(&ms, 0.5), common::percentile(&ms, 0.95));
         let mut ms = Vec::new();
         for (title, _) in pages.iter().take(100) {
             let t = Instant::now();

@@ -155,7 +155,7 @@ async fn every_hostile_upload_ends_clean_and_touches_nothing_else(db: PgPool) {
         }
         if accepted {
             if let Some(marker) = case["text_contains"].as_str() {
-                let hits = search::keyword(&db, owner_id(&db, "owner@example.com").await, &bot, marker, 5).await.unwrap();
+                let hits = search::keyword(&db, &common::providers(&db), owner_id(&db, "owner@example.com").await, &bot, marker, 5).await.unwrap();
                 if hits.is_empty() {
                     wrong.push(format!("{id} was accepted but {marker} is not searchable"));
                 }
@@ -187,9 +187,9 @@ async fn every_hostile_upload_ends_clean_and_touches_nothing_else(db: PgPool) {
 
     // The control document and the other owner's bot are untouched and still searchable.
     let owner = owner_id(&db, "owner@example.com").await;
-    assert!(!search::keyword(&db, owner, &bot, "peerscheckcontroldocument", 5).await.unwrap().is_empty());
+    assert!(!search::keyword(&db, &common::providers(&db), owner, &bot, "peerscheckcontroldocument", 5).await.unwrap().is_empty());
     let other_id = owner_id(&db, "other@example.com").await;
-    let hits = search::keyword(&db, other_id, &other_bot, "peerscheckotherbot", 5).await.unwrap();
+    let hits = search::keyword(&db, &common::providers(&db), other_id, &other_bot, "peerscheckotherbot", 5).await.unwrap();
     assert_eq!(hits.len(), 1, "the other bot has exactly its own document");
     let others: i64 = sqlx::query_scalar("SELECT count(*) FROM documents d JOIN bots b ON b.id = d.bot_id WHERE b.public_id = $1")
         .bind(&other_bot)

@@ -91,11 +91,11 @@ async fn a_document_goes_from_queued_to_ready_and_is_searchable(db: PgPool) {
     assert_eq!(paths, vec!["Setup", "Setup › Database", "Usage"]);
     assert!(chunks.windows(2).all(|w| w[0].ordinal < w[1].ordinal));
 
-    let hits = search::keyword(&db, owner, &bot, "where is the ledger backed up?", 5).await.unwrap();
+    let hits = search::keyword(&db, &common::providers(&db), owner, &bot, "where is the ledger backed up?", 5).await.unwrap();
     assert_eq!(hits[0].chunk.heading_path, "Setup › Database");
     assert!(hits[0].score > 0.0 && hits[0].score < 1.0);
-    assert!(search::keyword(&db, owner, &bot, "zeppelin", 5).await.unwrap().is_empty());
-    assert!(search::keyword(&db, owner, &bot, "the and of", 5).await.unwrap().is_empty(), "stop words alone match nothing");
+    assert!(search::keyword(&db, &common::providers(&db), owner, &bot, "zeppelin", 5).await.unwrap().is_empty());
+    assert!(search::keyword(&db, &common::providers(&db), owner, &bot, "the and of", 5).await.unwrap().is_empty(), "stop words alone match nothing");
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -110,7 +110,7 @@ async fn meaning_finds_what_keywords_miss_and_fusion_keeps_both(db: PgPool) {
 
     // No word in common with the passage: keyword search finds nothing, vectors find it.
     let question = "how should I look after my car?";
-    assert!(search::keyword(&db, owner, &bot, question, 5).await.unwrap().is_empty());
+    assert!(search::keyword(&db, &common::providers(&db), owner, &bot, question, 5).await.unwrap().is_empty());
     let hits = hybrid(&db, owner, &bot, question).await;
     assert_eq!(hits[0].chunk.heading_path, "Vehicle care");
     assert!(hits[0].keyword.is_none() && hits[0].vector.unwrap() > 0.1, "{:?}", hits[0]);
@@ -184,7 +184,7 @@ async fn each_bad_file_fails_alone_with_a_reason(db: PgPool) {
     }
     let good = store::get(&db, owner, good.id).await.unwrap();
     assert_eq!(good.status, DocStatus::Ready, "the good document is untouched");
-    assert!(!search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+    assert!(!search::keyword(&db, &common::providers(&db), owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
     let failed_jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_jobs WHERE state = 'failed' AND attempts = 1")
         .fetch_one(&db)
         .await
@@ -258,7 +258,7 @@ async fn reprocessing_keeps_the_old_chunks_searchable_until_the_swap(db: PgPool)
     let queued = store::reprocess(&db, owner, doc.id).await.unwrap();
     assert_eq!(queued.status, DocStatus::Queued);
     assert_eq!(store::chunks(&db, owner, doc.id).await.unwrap(), before, "the live set is untouched while queued");
-    assert!(!search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+    assert!(!search::keyword(&db, &common::providers(&db), owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
 
     drain(&db).await;
     let after = store::chunks(&db, owner, doc.id).await.unwrap();
@@ -276,15 +276,15 @@ async fn disabled_documents_leave_search_and_deleted_ones_leave_nothing(db: PgPo
     drain(&db).await;
 
     store::set_enabled(&db, owner, doc.id, false).await.unwrap();
-    assert!(search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+    assert!(search::keyword(&db, &common::providers(&db), owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
     store::set_enabled(&db, owner, doc.id, true).await.unwrap();
-    assert_eq!(search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().len(), 1);
+    assert_eq!(search::keyword(&db, &common::providers(&db), owner, &bot, "quartermaster", 5).await.unwrap().len(), 1);
 
     store::delete(&db, owner, doc.id).await.unwrap();
     for (table, n) in common::rows_referencing(&db, "documents", doc.id).await {
         assert_eq!(n, 0, "{table} still holds rows of the deleted document");
     }
-    assert!(search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+    assert!(search::keyword(&db, &common::providers(&db), owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -315,7 +315,7 @@ async fn another_user_cannot_reach_any_document(db: PgPool) {
     assert_eq!(store::set_enabled(&db, intruder, doc.id, false).await.unwrap_err(), doc_gone);
     assert_eq!(store::reprocess(&db, intruder, doc.id).await.unwrap_err(), doc_gone);
     assert_eq!(store::delete(&db, intruder, doc.id).await.unwrap_err(), doc_gone);
-    assert_eq!(search::keyword(&db, intruder, &bot, "quartermaster", 5).await.unwrap_err(), bot_gone);
+    assert_eq!(search::keyword(&db, &common::providers(&db), intruder, &bot, "quartermaster", 5).await.unwrap_err(), bot_gone);
     assert_eq!(search::owned_bot(&db, intruder, &bot).await.err().unwrap(), bot_gone, "nor search it by meaning");
 
     let doc = store::get(&db, owner, doc.id).await.unwrap();
@@ -456,7 +456,7 @@ async fn pdf_docx_and_csv_become_cited_chunks(db: PgPool) {
     let pdf_doc = store::get(&db, owner, pdf_doc.id).await.unwrap();
     assert_eq!(pdf_doc.status, DocStatus::Ready, "{:?}", pdf_doc.error);
     assert_eq!(pdf_doc.page_count, Some(2));
-    let hits = search::keyword(&db, owner, &bot, "how often do fog horns sound", 3).await.unwrap();
+    let hits = search::keyword(&db, &common::providers(&db), owner, &bot, "how often do fog horns sound", 3).await.unwrap();
     assert_eq!(hits[0].chunk.document_name, "keeper.pdf");
     assert_eq!(hits[0].chunk.page, Some(2), "the citation names the page");
 
@@ -592,12 +592,12 @@ async fn a_changed_upload_replaces_its_document_and_the_old_text_answers_until_t
     assert!(created);
     assert_eq!(second.id, first.id, "same name: the document is replaced, not duplicated");
     assert_eq!(second.status, DocStatus::Queued);
-    let hits = search::keyword(&db, owner, &bot, "when is high tide", 5).await.unwrap();
+    let hits = search::keyword(&db, &common::providers(&db), owner, &bot, "when is high tide", 5).await.unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].chunk.text, "High tide is at noon.", "the old text answers until the new one is ready");
 
     drain(&db).await;
-    let hits = search::keyword(&db, owner, &bot, "when is high tide", 5).await.unwrap();
+    let hits = search::keyword(&db, &common::providers(&db), owner, &bot, "when is high tide", 5).await.unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].chunk.text, "High tide is at two in the afternoon.");
     assert_eq!(store::list(&db, owner, &bot).await.unwrap().len(), 1);
@@ -612,10 +612,10 @@ async fn words_in_most_chunks_do_not_outrank_the_rare_word_asked_for(db: PgPool)
     store::add(&db, owner, &bot, text("keeper.md", b"The lighthouse keeper feeds the gulls.")).await.unwrap();
     drain(&db).await;
     // "harbour" is in 60 of 61 chunks, twice each: ranked on it, every note would beat the keeper.
-    let hits = search::keyword(&db, owner, &bot, "harbour lighthouse", 5).await.unwrap();
+    let hits = search::keyword(&db, &common::providers(&db), owner, &bot, "harbour lighthouse", 5).await.unwrap();
     assert_eq!(hits[0].chunk.document_name, "keeper.md", "{:?}", hits.iter().map(|h| &h.chunk.document_name).collect::<Vec<_>>());
     // A question made only of common words still finds them.
-    assert_eq!(search::keyword(&db, owner, &bot, "harbour", 5).await.unwrap().len(), 5);
+    assert_eq!(search::keyword(&db, &common::providers(&db), owner, &bot, "harbour", 5).await.unwrap().len(), 5);
 }
 
 /// An "extractor" that is a shell script, to stand in for a parser that hangs or crashes.
@@ -637,7 +637,7 @@ async fn a_file_that_exhausts_its_reader_fails_alone_and_the_server_carries_on(d
     assert_eq!(bomb.status, DocStatus::Failed);
     assert_eq!(bomb.error.as_deref(), Some("The file could not be read: it needs more memory than a document is allowed."));
     assert_eq!(store::get(&db, owner, good.id).await.unwrap().status, DocStatus::Ready);
-    assert!(!search::keyword(&db, owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
+    assert!(!search::keyword(&db, &common::providers(&db), owner, &bot, "quartermaster", 5).await.unwrap().is_empty());
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -834,4 +834,27 @@ async fn reindexing_keeps_its_progress_and_parks_a_model_that_cannot_work(db: Pg
     assert!(!reindex::run_once(&db, &providers, 30).await.unwrap(), "still parked whatever time passes");
     assert_eq!(reindex::retry_parked(&db).await.unwrap(), 1, "a restart (perhaps with new settings) tries again");
     assert!(reindex::run_once(&db, &providers, 30).await.unwrap());
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn one_long_lived_keyword_index_sees_every_change_at_once(db: PgPool) {
+    // One set of providers for the whole test, as a server process holds it: its cached index
+    // must follow the bot's knowledge version, whichever process made the change.
+    let providers = common::providers(&db);
+    let (owner, bot) = owner_and_bot(&db, "ada@example.com").await;
+    let (first, _) = store::add(&db, owner, &bot, text("tides.txt", b"The quartermaster keeps the tide tables.")).await.unwrap();
+    drain(&db).await;
+    let names = |hits: Vec<chatsphere::features::knowledge::KeywordHit>| hits.into_iter().map(|h| h.chunk.document_name).collect::<Vec<_>>();
+    assert_eq!(names(search::keyword(&db, &providers, owner, &bot, "quartermaster", 5).await.unwrap()), vec!["tides.txt"]);
+
+    store::add(&db, owner, &bot, text("crane.txt", b"The quartermaster also runs the harbour crane.")).await.unwrap();
+    drain(&db).await;
+    let both = names(search::keyword(&db, &providers, owner, &bot, "quartermaster crane", 5).await.unwrap());
+    assert_eq!(both, vec!["crane.txt", "tides.txt"], "the new document is found, and first for the rarer word");
+
+    store::set_enabled(&db, owner, first.id, false).await.unwrap();
+    assert_eq!(names(search::keyword(&db, &providers, owner, &bot, "quartermaster", 5).await.unwrap()), vec!["crane.txt"]);
+    store::set_enabled(&db, owner, first.id, true).await.unwrap();
+    store::delete(&db, owner, first.id).await.unwrap();
+    assert_eq!(names(search::keyword(&db, &providers, owner, &bot, "tide tables", 5).await.unwrap()), Vec::<String>::new());
 }

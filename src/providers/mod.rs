@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod embed;
 pub mod gemini;
+pub mod keywords;
 mod kernels;
 pub mod llm;
 pub mod retry;
@@ -34,9 +35,8 @@ pub struct Providers {
     pub llms: Vec<Arc<dyn llm::Llm>>,
     /// The provider/model pairs offered to bots: configured ones whose provider is set up.
     pub models: Vec<ModelChoice>,
-    /// Keyword search's per-bot common terms (`knowledge::server::search`), at each bot's
-    /// knowledge version.
-    pub common_terms: Arc<cache::VersionedCache<uuid::Uuid, Vec<String>>>,
+    /// Keyword search: each bot's BM25 index, at its knowledge version.
+    pub keywords: Arc<keywords::KeywordIndexes>,
     /// Questions' vectors: cached, and coalesced into shared passes under load.
     pub queries: Arc<embed::queries::QueryEmbeddings>,
 }
@@ -48,11 +48,11 @@ fn query_embeddings() -> Arc<embed::queries::QueryEmbeddings> {
     Arc::new(embed::queries::QueryEmbeddings::new(QUERY_VECTORS_BUDGET))
 }
 
-/// Common terms kept in memory: a few KB a bot, so this holds thousands of bots.
-const COMMON_TERMS_BUDGET: usize = 64 * 1024 * 1024;
+/// Keyword indexes kept in memory (postings take about 8 bytes per distinct word of a chunk).
+const KEYWORD_INDEX_BUDGET: usize = 512 * 1024 * 1024;
 
-fn common_terms_cache() -> Arc<cache::VersionedCache<uuid::Uuid, Vec<String>>> {
-    Arc::new(cache::VersionedCache::new(COMMON_TERMS_BUDGET, |terms| terms.iter().map(|t| t.len() + 24).sum::<usize>() + 64))
+fn keyword_indexes() -> Arc<keywords::KeywordIndexes> {
+    Arc::new(keywords::KeywordIndexes::new(KEYWORD_INDEX_BUDGET))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +148,7 @@ impl Providers {
                 },
             )));
         }
-        let mut providers = Self { embedders, vectors, llms, models: Vec::new(), common_terms: common_terms_cache(), queries: query_embeddings() };
+        let mut providers = Self { embedders, vectors, llms, models: Vec::new(), keywords: keyword_indexes(), queries: query_embeddings() };
         providers.models = settings.llm.models.iter().filter(|m| providers.llm(&m.provider).is_some()).cloned().collect();
         for m in settings.llm.models.iter().filter(|m| providers.llm(&m.provider).is_none()) {
             tracing::warn!(provider = %m.provider, model = %m.model, "model not offered: its provider is not set up (key or base URL missing)");
@@ -163,7 +163,7 @@ impl Providers {
     pub fn with_offline_llm(embedder: Arc<dyn embed::Embedder>, vectors: Arc<dyn vectors::VectorStore>) -> Self {
         let offline = llm::extractive::ExtractiveLlm { word_delay: Duration::ZERO };
         let models = crate::providers::settings::LlmSettings::default().models;
-        Self { embedders: vec![embedder], vectors, llms: vec![Arc::new(offline)], models, common_terms: common_terms_cache(), queries: query_embeddings() }
+        Self { embedders: vec![embedder], vectors, llms: vec![Arc::new(offline)], models, keywords: keyword_indexes(), queries: query_embeddings() }
     }
 
     /// The language model behind a bot's provider name.

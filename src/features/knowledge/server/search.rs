@@ -1,14 +1,14 @@
-//! Retrieval over a bot's live, enabled chunks: keyword search in PostgreSQL full-text search,
-//! vector search through the configured store, and their reciprocal-rank fusion weighted by
+//! Retrieval over a bot's live, enabled chunks: keyword search (BM25 over PostgreSQL's
+//! lexemes), vector search through the configured store, and their reciprocal-rank fusion weighted by
 //! the bot's keyword/vector balance. Chat retrieves through `hybrid` too.
 
 use crate::error::AppError;
 use crate::features::knowledge::{ChunkView, KeywordHit, SearchHit};
+use crate::providers::keywords::KeywordError;
 use crate::providers::vectors::VectorHit;
 use crate::providers::Providers;
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::sync::Arc;
 use uuid::Uuid;
 
 /// RRF's rank constant: 60 as in Cormack et al., which keeps one list's top hit from
@@ -35,83 +35,17 @@ pub async fn owned_bot(db: &PgPool, owner: Uuid, bot_public_id: &str) -> Result<
     row.map(|(id, keyword_weight)| SearchBot { id, keyword_weight }).ok_or_else(|| AppError::NotFound("Bot".into()))
 }
 
-/// Terms in more than this share of a bot's chunks are left out of keyword queries (unless
-/// the question has nothing else): they match nearly everything, so they cost the most to
-/// rank, and `ts_rank` has no inverse document frequency to discount them. Bots under 50
-/// chunks keep every term: there a share says little.
-const COMMON_TERM_SHARE: f64 = 0.2;
-
-/// Each bot's common terms. When its knowledge changes they are recomputed in the background
-/// (at most once a minute, so a bulk upload does not recompute them per document) while the
-/// previous set keeps serving: `ts_stat` reads every chunk (measured 0.18 s at 10k chunks,
-/// 1.7 s at 100k), which no question should wait for. A bot seen for the first time waits for
-/// one computation, shared by all its concurrent questions.
-async fn common_terms(db: &PgPool, providers: &Providers, bot: Uuid) -> Result<Arc<Vec<String>>, AppError> {
-    let version: i64 = sqlx::query_scalar("SELECT knowledge_version FROM bots WHERE id = $1").bind(bot).fetch_one(db).await?;
-    let cache = &providers.common_terms;
-    match cache.peek(&bot) {
-        Some(cached) if cached.version == version => Ok(cached.value),
-        Some(stale) => {
-            if stale.filled_at.elapsed() >= std::time::Duration::from_secs(60) {
-                let (db, cache) = (db.clone(), cache.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = cache.get_or_fill(bot, version, || compute_common_terms(&db, bot)).await {
-                        tracing::warn!(%bot, error = ?e, "could not refresh common terms");
-                    }
-                });
-            }
-            Ok(stale.value)
+/// Chunk ids and BM25 scores (0–1) for `query`, from the bot's in-process keyword index
+/// (`providers::keywords`). Measured on SciFact training claims (nDCG@10): `ts_rank` in
+/// PostgreSQL over OR-ed terms with a bot's common terms dropped 0.610, cover density 0.457.
+async fn keyword_ranked(db: &PgPool, providers: &Providers, bot: Uuid, query: &str, limit: usize) -> Result<Vec<(i64, f32)>, AppError> {
+    providers.keywords.search(db, bot, query, limit).await.map_err(|e| match e {
+        KeywordError::Database(e) => AppError::from(e),
+        KeywordError::Build(e) => {
+            tracing::error!(%bot, error = %e, "keyword index");
+            AppError::Internal
         }
-        None => cache.get_or_fill(bot, version, || compute_common_terms(db, bot)).await,
-    }
-}
-
-async fn compute_common_terms(db: &PgPool, bot: Uuid) -> Result<Vec<String>, AppError> {
-    // ts_stat takes its query as text; the bot id is a UUID, so formatting it in is safe.
-    let live = format!(
-        "SELECT c.tsv FROM chunks c
-           JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled
-          WHERE c.bot_id = '{bot}'"
-    );
-    let chunks: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM ({live}) l")).fetch_one(db).await?;
-    if chunks < 50 {
-        return Ok(Vec::new());
-    }
-    Ok(sqlx::query_scalar(&format!("SELECT word FROM ts_stat($${live}$$) WHERE ndoc > $1"))
-        .bind((chunks as f64 * COMMON_TERM_SHARE) as i32)
-        .fetch_all(db)
-        .await?)
-}
-
-/// Chunk ids and scores for `query`. Terms are OR-ed (a question rarely repeats every word of
-/// its answer), the bot's common terms dropped, and ranked by term frequency with length
-/// normalisation (`ts_rank`, flag 1), mapped into 0–1 by rank / (rank + 1). Cover density
-/// (`ts_rank_cd`) was measured worse for OR-ed questions: SciFact training nDCG@10 0.457
-/// against 0.610.
-async fn keyword_ranked(db: &PgPool, common: &[String], bot: Uuid, query: &str, limit: usize) -> Result<Vec<(i64, f32)>, AppError> {
-    Ok(sqlx::query_as(
-        "WITH terms AS (
-            SELECT t FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS t WHERE strpos(t, E'\\\\') = 0
-         ), kept AS (
-            SELECT t FROM terms WHERE t <> ALL($4)
-         ), chosen AS (
-            SELECT t FROM kept UNION ALL SELECT t FROM terms WHERE NOT EXISTS (SELECT 1 FROM kept)
-         ), q AS (
-            SELECT string_agg(quote_literal(t), ' | ')::tsquery AS tsq FROM chosen
-         )
-         SELECT c.id, (ts_rank(c.tsv, q.tsq, 1) / (ts_rank(c.tsv, q.tsq, 1) + 1))::real AS score
-           FROM q, chunks c
-           JOIN documents d ON d.id = c.document_id AND d.generation = c.generation AND d.enabled
-          WHERE c.bot_id = $1 AND q.tsq IS NOT NULL AND c.tsv @@ q.tsq
-          ORDER BY score DESC, c.id
-          LIMIT $3",
-    )
-    .bind(bot)
-    .bind(query)
-    .bind(limit as i64)
-    .bind(common)
-    .fetch_all(db)
-    .await?)
+    })
 }
 
 /// The passages behind `ids`, if still live and enabled in `bot`.
@@ -135,11 +69,9 @@ async fn chunk_views(db: &PgPool, bot: Uuid, ids: &[i64]) -> Result<HashMap<i64,
 }
 
 /// Keyword search alone, for an owner.
-pub async fn keyword(db: &PgPool, owner: Uuid, bot_public_id: &str, query: &str, limit: i64) -> Result<Vec<KeywordHit>, AppError> {
+pub async fn keyword(db: &PgPool, providers: &Providers, owner: Uuid, bot_public_id: &str, query: &str, limit: i64) -> Result<Vec<KeywordHit>, AppError> {
     let bot = owned_bot(db, owner, bot_public_id).await?;
-    // Common terms computed afresh: this path inspects, it does not answer questions.
-    let common = compute_common_terms(db, bot.id).await?;
-    let ranked = keyword_ranked(db, &common, bot.id, query, limit.max(0) as usize).await?;
+    let ranked = keyword_ranked(db, providers, bot.id, query, limit.max(0) as usize).await?;
     let mut views = chunk_views(db, bot.id, &ranked.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
     Ok(ranked.into_iter().filter_map(|(id, score)| Some(KeywordHit { chunk: views.remove(&id)?, score })).collect())
 }
@@ -179,10 +111,7 @@ pub async fn candidates(db: &PgPool, providers: &Providers, bot: Uuid, query: &s
             AppError::Unreachable
         })
     };
-    let keyword = async {
-        let common = common_terms(db, providers, bot).await?;
-        keyword_ranked(db, &common, bot, query, n).await
-    };
+    let keyword = keyword_ranked(db, providers, bot, query, n);
     let (keyword, vector) = tokio::join!(keyword, embed);
     Ok((keyword?, vector?))
 }
