@@ -41,7 +41,18 @@ async fn matches_sentence_transformers_reference_vectors() {
 #[tokio::test]
 async fn batching_and_order_do_not_change_a_vector() {
     let model = model();
-    let texts: Vec<String> = ["short one", "a somewhat longer sentence about harbour cranes and tides", "x"].map(String::from).to_vec();
+    // Together they are over 48 tokens, alone each is under: the batched and the lone
+    // question's code paths (`gemm`, and the small-row kernel) must agree.
+    let texts: Vec<String> = [
+        "short one",
+        "a somewhat longer sentence about harbour cranes and tides",
+        "x",
+        "the quartermaster keeps the manifests of every ship in the harbour",
+        "fog horns sound every thirty seconds while visibility stays low",
+        "the lighthouse keeper feeds the gulls before the morning tide",
+    ]
+    .map(String::from)
+    .to_vec();
     let together = model.embed(texts.clone(), Purpose::Document).await.unwrap();
     for (i, text) in texts.iter().enumerate() {
         let alone = model.embed(vec![text.clone()], Purpose::Document).await.unwrap();

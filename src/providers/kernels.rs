@@ -151,6 +151,28 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `out[r * m + j] = rows[r] · queries[j]` for each `width`-wide row and each of the `m`
+    /// queries (`queries` is `m` rows of `width`): a row stays in L1 while every query meets it,
+    /// so a few queries against a big matrix read the matrix once.
+    pub fn dot_rows_many(rows: &[f32], queries: &[f32], width: usize, out: &mut [f32]) {
+        let m = queries.len() / width;
+        let done = width / LANES * LANES;
+        for (row, o) in rows.chunks_exact(width).zip(out.chunks_exact_mut(m)) {
+            for (query, o) in queries.chunks_exact(width).zip(o.iter_mut()) {
+                let mut acc = [0.0f32; LANES];
+                for (r, q) in row.chunks_exact(LANES).zip(query.chunks_exact(LANES)) {
+                    for i in 0..LANES {
+                        acc[i] += r[i] * q[i];
+                    }
+                }
+                let tail: f32 = row[done..].iter().zip(&query[done..]).map(|(a, b)| a * b).sum();
+                *o = acc.iter().sum::<f32>() + tail;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +197,23 @@ mod tests {
         assert!((xs[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(xs[0] < xs[1] && xs[1] < xs[2]);
         assert!(xs[5] > 0.999_999 && xs[3] >= 0.0);
+    }
+
+    #[test]
+    fn dot_rows_many_matches_plain_sums_for_any_number_of_queries() {
+        let width = 37; // not a multiple of the lanes: the tail is summed too
+        let rows: Vec<f32> = (0..5 * width).map(|i| (i % 7) as f32 - 3.0).collect();
+        for m in [1usize, 3, 4, 7, 9] {
+            let queries: Vec<f32> = (0..m * width).map(|i| (i % 11) as f32 / 10.0).collect();
+            let mut out = vec![0.0; 5 * m];
+            dot_rows_many(&rows, &queries, width, &mut out);
+            for r in 0..5 {
+                for j in 0..m {
+                    let want: f32 = (0..width).map(|k| rows[r * width + k] * queries[j * width + k]).sum();
+                    assert!((out[r * m + j] - want).abs() < 1e-3, "m {m}, row {r}, query {j}: {} vs {want}", out[r * m + j]);
+                }
+            }
+        }
     }
 
     #[test]
