@@ -9,7 +9,6 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 pub struct VersionedCache<K, V> {
     entries: Mutex<HashMap<K, Entry<V>>>,
@@ -24,15 +23,7 @@ struct Entry<V> {
     version: i64,
     value: Arc<V>,
     weight: usize,
-    filled_at: Instant,
     used: AtomicU64,
-}
-
-/// What `peek` found: the value and the version and time it was computed at.
-pub struct Cached<V> {
-    pub version: i64,
-    pub value: Arc<V>,
-    pub filled_at: Instant,
 }
 
 impl<K: Eq + Hash + Clone, V> VersionedCache<K, V> {
@@ -47,16 +38,10 @@ impl<K: Eq + Hash + Clone, V> VersionedCache<K, V> {
 
     /// The value at `version`, if cached.
     pub fn get(&self, key: &K, version: i64) -> Option<Arc<V>> {
-        self.peek(key).filter(|c| c.version == version).map(|c| c.value)
-    }
-
-    /// Whatever is cached for `key`, at any version (for callers that may serve a stale value
-    /// while they refresh it).
-    pub fn peek(&self, key: &K) -> Option<Cached<V>> {
         let entries = self.entries();
-        let entry = entries.get(key)?;
+        let entry = entries.get(key).filter(|e| e.version == version)?;
         entry.used.store(self.ticks.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
-        Some(Cached { version: entry.version, value: entry.value.clone(), filled_at: entry.filled_at })
+        Some(entry.value.clone())
     }
 
     /// The value at `version`, computed by `fill` on a miss; concurrent misses for `key` wait
@@ -95,7 +80,7 @@ impl<K: Eq + Hash + Clone, V> VersionedCache<K, V> {
             return value; // a newer version is already there: keep it, serve ours once
         }
         let used = AtomicU64::new(self.ticks.fetch_add(1, Ordering::Relaxed));
-        entries.insert(key.clone(), Entry { version, value: value.clone(), weight, filled_at: Instant::now(), used });
+        entries.insert(key.clone(), Entry { version, value: value.clone(), weight, used });
         let mut total: usize = entries.values().map(|e| e.weight).sum();
         while total > self.budget && entries.len() > 1 {
             let oldest = entries.iter().filter(|(k, _)| **k != key).min_by_key(|(_, e)| e.used.load(Ordering::Relaxed)).map(|(k, _)| k.clone());

@@ -265,7 +265,6 @@ fn rows_of(t: &Tensors, name: &str) -> Result<usize, LoadError> {
     t.index.get(&full).and_then(|(_, shape, _, _)| shape.first().copied()).ok_or_else(|| LoadError::Format(format!("the model has no tensor {full}")))
 }
 
-/// `out[rows, outputs] = input[rows, inputs] · weightᵀ + bias`.
 /// Up to this many tokens (one short question), a layer is a few matrix-vector products:
 /// `gemm` would first pack the whole weight matrix for them, which cost more than the
 /// arithmetic (a lone question took 21 ms of CPU, 3.5× its share of a batch of 32).
@@ -273,6 +272,7 @@ const SMALL_ROWS: usize = 48;
 /// Weight rows per parallel task in the small path.
 const SMALL_BLOCK: usize = 64;
 
+/// `out[rows, outputs] = input[rows, inputs] · weightᵀ + bias`.
 fn linear(layer: &Linear, input: &[f32], out: &mut [f32], rows: usize, par: Parallelism) {
     debug_assert_eq!(input.len(), rows * layer.inputs);
     debug_assert_eq!(out.len(), rows * layer.outputs);
