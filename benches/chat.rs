@@ -219,6 +219,21 @@ async fn main() {
         report(&format!("{concurrent} conversations at once{}", if repeat { ", asked before" } else { "" }), all);
         cpu.report(n);
     }
+    println!("\n== what keeping each answer's trace costs (\"Why this answer?\"): questions asked before, one at a time, alternating");
+    let mut off = settings.clone();
+    off.chat.keep_traces = false;
+    let untraced = chatsphere::server::startup::router(AppState::new(pool.clone(), off, providers.clone()));
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for q in questions.iter().skip(5).take(100) {
+        for (app, times) in [(&app, &mut with), (&untraced, &mut without)] {
+            let (ms, mut body) = first_word(app, send(&owner.bot_public_id, &cookie, q)).await;
+            while body.next().await.is_some() {}
+            times.push(ms);
+        }
+    }
+    report("trace kept", with);
+    report("trace off", without);
+
     println!("\n== where a question's CPU goes (the same questions, each stage alone)");
     stages(&db, &providers, owner.bot, &questions[5..105]).await;
 

@@ -7,7 +7,7 @@
 mod common;
 
 use axum::body::Body;
-use chatsphere::features::chat::{ChatEvent, FinishReason, MessageStatus, MessageView};
+use chatsphere::features::chat::{AnswerTrace, ChatEvent, FinishReason, MessageStatus, MessageView, RetrievalTrace, Role, Verdict};
 use chatsphere::features::knowledge::server::store::{self as documents, NewDocument};
 use chatsphere::features::knowledge::server::worker;
 use chatsphere::providers::llm::{Llm, LlmError, LlmEvent, LlmRequest, LlmStream, Speaker};
@@ -243,6 +243,93 @@ async fn history_is_trimmed_to_its_budget_and_follow_ups_search_with_the_previou
     assert_eq!(requests[2].question, "How much does it cost?");
 }
 
+fn trace_of(reply: &common::Reply) -> AnswerTrace {
+    assert!(reply.status.is_success(), "{} {}", reply.status, reply.body);
+    serde_json::from_str(&reply.body).unwrap()
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn every_answer_keeps_a_trace_of_its_candidates_verdicts_timings_and_exact_prompt(db: PgPool) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut providers = common::providers(&db);
+    providers.llms = vec![Arc::new(Recording(seen.clone()))];
+    let s = owner_with_knowledge(&db, app_with(db.clone(), common::settings(), providers)).await;
+    // Two passages may be sent: the rest of what is relevant must be dropped as beyond top-k.
+    sqlx::query("UPDATE bots SET top_k = 2, min_relevance = 0.05").execute(&db).await.unwrap();
+
+    let first = ask(&s, "", "What does the premium berth plan include?").await;
+    let (conversation, _) = started(&first);
+    let question = "Where are berth fees paid, and when does the harbour office close?";
+    let answer = done(&ask(&s, &conversation.to_string(), question).await);
+    let trace = trace_of(&call(&s.app, "chat/trace", &[("message_id", &answer.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await);
+    assert_eq!(trace.question, question);
+    assert_eq!(trace.answer.id, answer.id);
+    let r = trace.retrieval.expect("a trace was kept");
+    assert_eq!((r.top_k, r.min_relevance), (2, 0.05));
+    assert_eq!(r.query, question, "not a follow-up: searched as asked");
+    // Ranked best fused first; the kept ones are exactly the answer's sources, in order.
+    assert!(r.candidates.windows(2).all(|w| w[0].fused >= w[1].fused && w[1].fused_rank == w[0].fused_rank + 1));
+    let kept: Vec<(u16, i64)> = r.candidates.iter().filter_map(|c| match c.verdict { Verdict::Kept { n } => Some((n, c.chunk_id)), _ => None }).collect();
+    let sources: Vec<(u16, i64)> = answer.sources.iter().map(|s| (s.n, s.chunk_id.unwrap())).collect();
+    assert_eq!(kept, sources);
+    assert_eq!(kept.len(), 2);
+    for c in &r.candidates {
+        match c.verdict {
+            Verdict::Kept { .. } => assert!(c.relevance >= 0.05),
+            Verdict::BelowMinimum => assert!(c.relevance < 0.05, "{c:?}"),
+            Verdict::BeyondTopK => assert!(c.relevance >= 0.05, "{c:?}"),
+        }
+        assert_eq!(c.relevance, c.vector.or(c.keyword).unwrap());
+        assert!(c.keyword_rank.is_some() == c.keyword.is_some() && c.vector_rank.is_some() == c.vector.is_some());
+    }
+    assert!(r.candidates.iter().any(|c| c.verdict == Verdict::BeyondTopK), "{:?}", r.candidates);
+    assert!(r.timings.total_ms > 0.0 && r.timings.embed_ms > 0.0 && r.timings.total_ms >= r.timings.fusion_ms);
+    // The prompt shown is the one the model received, byte for byte, history included.
+    let sent = seen.lock().unwrap().last().cloned().unwrap();
+    let prompt = r.prompt.expect("the model was asked");
+    assert_eq!(prompt.system, sent.system);
+    assert_eq!(prompt.user, sent.grounded_question());
+    assert!(prompt.user.contains(question) && prompt.user.contains("[1]"));
+    let history: Vec<(Role, String)> = prompt.history.into_iter().map(|t| (t.role, t.text)).collect();
+    let sent_history: Vec<(Role, String)> = sent.history.iter().map(|t| (if t.speaker == Speaker::User { Role::User } else { Role::Assistant }, t.text.clone())).collect();
+    assert_eq!(history, sent_history);
+    assert_eq!(history.len(), 2, "the first question and its answer");
+    assert_eq!((trace.answer.provider.as_deref(), trace.answer.finish_reason), (Some("offline"), Some(FinishReason::Stop)));
+
+    // A follow-up is searched joined to the question before, and the trace says what was searched.
+    let follow = done(&ask(&s, &conversation.to_string(), "And on weekends?").await);
+    let r = trace_of(&call(&s.app, "chat/trace", &[("message_id", &follow.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await).retrieval.unwrap();
+    assert_eq!(r.query, format!("{question} And on weekends?"));
+
+    // The fallback: nothing relevant, no model asked, every candidate below the minimum.
+    sqlx::query("UPDATE bots SET min_relevance = 0.9").execute(&db).await.unwrap();
+    let asked = seen.lock().unwrap().len();
+    let fallback = done(&ask(&s, "", "What is the recipe for chocolate cake?").await);
+    assert_eq!(fallback.answered, Some(false));
+    let trace = trace_of(&call(&s.app, "chat/trace", &[("message_id", &fallback.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await);
+    let r = trace.retrieval.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), asked, "no model was asked");
+    assert!(r.prompt.is_none());
+    assert!(!r.candidates.is_empty() && r.candidates.iter().all(|c| c.verdict == Verdict::BelowMinimum), "{:?}", r.candidates);
+
+    // Re-run against the current knowledge and settings: with the guide disabled, nothing is found.
+    sqlx::query("UPDATE bots SET min_relevance = 0.05").execute(&db).await.unwrap();
+    let again = trace_of_rerun(&call(&s.app, "chat/trace_rerun", &[("message_id", &answer.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await);
+    assert_eq!(again.candidates.iter().filter(|c| matches!(c.verdict, Verdict::Kept { .. })).count(), 2, "{:?}", again.candidates);
+    assert_eq!(again.query, question);
+    sqlx::query("UPDATE documents SET enabled = false").execute(&db).await.unwrap();
+    let again = trace_of_rerun(&call(&s.app, "chat/trace_rerun", &[("message_id", &answer.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await);
+    assert!(again.candidates.is_empty(), "{:?}", again.candidates);
+    // The stored trace is what the answer saw then, not now.
+    let stored = trace_of(&call(&s.app, "chat/trace", &[("message_id", &answer.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await);
+    assert_eq!(stored.retrieval.unwrap().candidates.iter().filter(|c| matches!(c.verdict, Verdict::Kept { .. })).count(), 2);
+}
+
+fn trace_of_rerun(reply: &common::Reply) -> RetrievalTrace {
+    assert!(reply.status.is_success(), "{} {}", reply.status, reply.body);
+    serde_json::from_str(&reply.body).unwrap()
+}
+
 /// Streams a word every 20 ms until dropped, and says when it was dropped.
 struct Endless(Arc<AtomicBool>);
 
@@ -415,6 +502,8 @@ async fn another_user_cannot_read_post_to_export_or_delete_a_conversation(db: Pg
         ("chat/export", vec![("conversation_id", &c), ("format", "json")]),
         ("chat/rate", vec![("message_id", &a), ("rating", "-1"), ("comment", "")]),
         ("chat/passage", vec![("message_id", &a), ("n", "1")]),
+        ("chat/trace", vec![("message_id", &a)]),
+        ("chat/trace_rerun", vec![("message_id", &a)]),
         ("chat/conversations", vec![("bot_id", &s.bot)]),
         ("chat/bot", vec![("bot_id", &s.bot)]),
     ];

@@ -167,6 +167,16 @@ async fn a_bot_on_gemini_and_pinecone_answers_with_citations_from_its_own_namesp
     let generate = c.gemini.requests().into_iter().rfind(|r| r.method == "streamGenerateContent").unwrap();
     let prompt = generate.body["contents"][0]["parts"][0]["text"].as_str().unwrap().to_owned();
     assert!(prompt.contains("harbour office") && !prompt.contains("bakery"), "{prompt}");
+    // "Why this answer?" shows Ada the prompt exactly as Gemini received it, and Gemini's usage.
+    let reply = call(&c.app, "chat/trace", &[("message_id", &done.id.to_string())], Some(ORIGIN), Some(&ada.cookie)).await;
+    let trace: chatsphere::features::chat::AnswerTrace = serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body));
+    let shown = trace.retrieval.and_then(|r| r.prompt).expect("the prompt is in the trace");
+    assert_eq!(shown.user, prompt, "byte for byte");
+    assert_eq!(Some(shown.system.as_str()), generate.body["systemInstruction"]["parts"][0]["text"].as_str());
+    assert!(shown.history.is_empty() && generate.body["contents"].as_array().unwrap().len() == 1);
+    assert_eq!((trace.answer.tokens_in, trace.answer.tokens_out), (done.tokens_in, done.tokens_out));
+    let bobs = call(&c.app, "chat/trace", &[("message_id", &done.id.to_string())], Some(ORIGIN), Some(&bob.cookie)).await;
+    assert!(bobs.status == http::StatusCode::NOT_FOUND && bobs.body.contains("NotFound"), "{} {}", bobs.status, bobs.body);
     let query_embedding = c.gemini.requests().into_iter().rfind(|r| r.method == "batchEmbedContents").unwrap();
     assert_eq!(query_embedding.body["requests"][0]["taskType"], "RETRIEVAL_QUERY");
 }

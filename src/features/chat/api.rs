@@ -1,7 +1,7 @@
 //! Chat server functions: authenticate, then act only on conversations of the caller's bots.
 //! Answers stream as newline-delimited `ChatEvent` JSON.
 
-use super::{ChatBot, ConversationSummary, ConversationView, ExportFile, MessageView, PassageContext};
+use super::{AnswerTrace, ChatBot, ConversationSummary, ConversationView, ExportFile, MessageView, PassageContext, RetrievalTrace};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{StreamingText, TextStream};
@@ -101,6 +101,22 @@ pub async fn cited_passage(message_id: String, n: u16) -> Result<PassageContext,
     let caller = crate::features::auth::server::require_user().await?;
     let id = parse_id(&message_id, "Message")?;
     super::server::store::passage(&caller.state.db, caller.user.id, id, n).await
+}
+
+/// "Why this answer?": an answer of one of the caller's bots with its retrieval and prompt.
+#[server(endpoint = "chat/trace")]
+pub async fn load_answer_trace(message_id: String) -> Result<AnswerTrace, AppError> {
+    let caller = crate::features::auth::server::require_user().await?;
+    let id = parse_id(&message_id, "Message")?;
+    super::server::trace::answer_trace(&caller.state, caller.user.id, id).await
+}
+
+/// The answer's search run again against the bot's current knowledge, to compare.
+#[server(endpoint = "chat/trace_rerun")]
+pub async fn rerun_trace(message_id: String) -> Result<RetrievalTrace, AppError> {
+    let caller = crate::features::auth::server::require_user().await?;
+    let id = parse_id(&message_id, "Message")?;
+    super::server::trace::rerun(&caller.state, caller.user.id, id).await
 }
 
 /// `format`: "markdown" or "json".

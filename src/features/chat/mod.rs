@@ -7,9 +7,11 @@ pub mod markdown;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
+mod trace;
 
 pub use api::*;
 pub use pages::*;
+pub use trace::*;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -2,7 +2,7 @@
 
 use super::{channel_label, inbox, inbox_export, inbox_transcript, InboxFilter, InboxRow};
 use crate::error::AppError;
-use crate::features::chat::{MessageView, Role};
+use crate::features::chat::{MessageView, Role, WhyThisAnswer};
 use crate::ui::{download, use_toasts};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -153,6 +153,7 @@ fn TranscriptMessage(m: MessageView) -> impl IntoView {
                     {m.sources.iter().map(|s| view! { <li>{format!("[{}] {}", s.n, s.location())}</li> }).collect_view()}
                 </ul>
             })}
+            {(m.role == Role::Assistant).then(|| view! { <WhyThisAnswer message_id=m.id /> })}
         </div>
     }
 }

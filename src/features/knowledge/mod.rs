@@ -116,4 +116,20 @@ pub struct SearchHit {
     pub keyword: Option<f32>,
     pub vector: Option<f32>,
     pub fused: f32,
+    /// Places in each list, from 1 (`None`: that list did not find it).
+    pub keyword_rank: Option<u32>,
+    pub vector_rank: Option<u32>,
+}
+
+/// Where one hybrid search spent its time, in milliseconds. The keyword search runs beside the
+/// question's embedding and the vector search, so the parts add up to more than `total_ms`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchTimings {
+    /// Embedding the question (a cached question costs next to nothing).
+    pub embed_ms: f32,
+    pub vector_ms: f32,
+    pub keyword_ms: f32,
+    /// Fusing both lists and reading the passages behind the best.
+    pub fusion_ms: f32,
+    pub total_ms: f32,
 }

@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::ui::{error_for, use_toasts, EmptyState, FormError, SubmitButton, TextArea, TextField};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn KnowledgePage() -> impl IntoView {
@@ -202,7 +202,11 @@ fn DocumentRow(
 ) -> impl IntoView {
     let id = doc.id;
     let percent = (doc.progress * 100.0).round() as u32;
-    let show_chunks = RwSignal::new(false);
+    // `?doc=…&chunk=…` (from an answer's trace) opens that document at that passage.
+    let query = use_query_map();
+    let wanted = query.with_untracked(|q| q.get("doc").is_some_and(|d| d == id.to_string()));
+    let target: Option<i64> = if wanted { query.with_untracked(|q| q.get("chunk").and_then(|c| c.parse().ok())) } else { None };
+    let show_chunks = RwSignal::new(wanted);
     let chunks = Resource::new(move || show_chunks.get().then_some(id), |id| async move {
         match id {
             Some(id) => document_chunks(id).await.map(Some),
@@ -271,10 +275,21 @@ fn DocumentRow(
                 <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading chunks…"</p> }>
                     {move || Suspend::new(async move {
                         let list = chunks.await?.unwrap_or_default();
+                        if let Some(chunk) = target {
+                            request_animation_frame(move || {
+                                if let Some(el) = document().get_element_by_id(&format!("chunk-{chunk}")) {
+                                    el.scroll_into_view();
+                                }
+                            });
+                        }
                         Ok::<_, AppError>(view! {
                             <ol class="mt-3 space-y-2" data-testid="chunk-list">
                                 {list.into_iter().map(|c| view! {
-                                    <li class="rounded-lg bg-slate-50 dark:bg-slate-950 p-3 text-sm">
+                                    <li
+                                        id=format!("chunk-{}", c.id)
+                                        class=if target == Some(c.id) { "rounded-lg bg-amber-50 dark:bg-amber-950 ring-2 ring-amber-400 p-3 text-sm" } else { "rounded-lg bg-slate-50 dark:bg-slate-950 p-3 text-sm" }
+                                        aria-current=(target == Some(c.id)).then_some("true")
+                                    >
                                         <p class="text-xs text-slate-500 mb-1">"#" {c.ordinal + 1} {c.page.map(|p| format!(" · page {p}"))} {(!c.heading_path.is_empty()).then(|| format!(" · {}", c.heading_path))}</p>
                                         <p class="whitespace-pre-wrap">{c.text}</p>
                                     </li>

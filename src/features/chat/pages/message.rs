@@ -3,6 +3,7 @@
 
 use super::browser::{answer_click, AnswerClick};
 use super::state::ChatState;
+use super::trace::WhyThisAnswer;
 use crate::features::chat::{markdown, rate_answer, ChatBot, MessageStatus, MessageView, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -90,6 +91,7 @@ fn Message(message: MessageView, avatar: String) -> impl IntoView {
                                 <Show when=is_last>
                                     <button type="button" class="btn-ghost" disabled=move || chat.busy.get() on:click=move |_| chat.regenerate()>"Retry"</button>
                                 </Show>
+                                <WhyThisAnswer message_id=id />
                             </div>
                         })}
                         {(!sources.is_empty()).then(|| view! {
@@ -112,6 +114,7 @@ fn Message(message: MessageView, avatar: String) -> impl IntoView {
                                 <Show when=is_last>
                                     <button type="button" class="btn-ghost text-xs" disabled=move || chat.busy.get() on:click=move |_| chat.regenerate()>"↻ Regenerate"</button>
                                 </Show>
+                                <WhyThisAnswer message_id=id />
                             </div>
                         })}
                     </div>

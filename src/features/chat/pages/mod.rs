@@ -6,6 +6,7 @@ mod message;
 mod sidebar;
 mod sources;
 mod state;
+mod trace;
 
 use super::{bot_for_chat, ChatBot};
 use crate::error::AppError;
@@ -16,6 +17,7 @@ use message::MessageList;
 use sidebar::ConversationList;
 use sources::SourcePanel;
 use state::ChatState;
+pub use trace::WhyThisAnswer;
 
 #[component]
 pub fn ChatPage() -> impl IntoView {

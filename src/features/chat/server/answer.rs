@@ -6,10 +6,12 @@
 use super::store::{self, Outcome, Retrieval};
 use super::live::{Halt, LiveAnswer};
 use super::prompt;
+use super::trace;
 use crate::error::AppError;
 use crate::features::bots::{Bot, BotSettings};
-use crate::features::chat::{ChatEvent, ConversationSummary, FinishReason, MessageView, SourceView};
+use crate::features::chat::{ChatEvent, ConversationSummary, FinishReason, MessageView, RetrievalTrace, SourceView, TraceCandidate, Verdict};
 use crate::features::knowledge::server::search::{self, SearchBot};
+use crate::features::knowledge::{SearchHit, SearchTimings};
 use crate::providers::llm::{LlmError, LlmEvent, LlmRequest, Passage, Turn};
 use crate::providers::Providers;
 use crate::server::state::AppState;
@@ -175,47 +177,73 @@ async fn keep(state: AppState, answer: Uuid, mut written: watch::Receiver<String
 }
 
 /// What retrieval found: the searched text, the passages that passed the bot's minimum
-/// relevance (numbered, with their keyword and vector scores), and the best relevance seen.
+/// relevance (numbered, with their keyword and vector scores), the best relevance seen, and
+/// for the trace every candidate with its verdict and where the time went.
 pub struct Retrieved {
     pub query: String,
     pub passages: Vec<(SourceView, Option<f32>, Option<f32>)>,
     pub best: Option<f32>,
+    pub candidates: Vec<TraceCandidate>,
+    pub timings: SearchTimings,
 }
 
-/// Hybrid retrieval for a question: vector and keyword lists fused by the bot's balance,
-/// filtered by its minimum relevance, its top-k kept. Relevance is the passage's semantic
-/// similarity to the question, or its keyword score when only keyword search found it: the
-/// fused score ranks, but it is relative (first place always scores 1), so it cannot say
-/// whether anything relevant was found at all.
+/// Hybrid retrieval for a question (joined to the previous one when it reads as a follow-up).
 pub async fn retrieve(db: &PgPool, providers: &Providers, bot_id: Uuid, s: &BotSettings, question: &str, history: &[Turn]) -> Result<Retrieved, AppError> {
-    let query = prompt::retrieval_query(question, history);
+    retrieve_query(db, providers, bot_id, s, prompt::retrieval_query(question, history)).await
+}
+
+/// Hybrid retrieval of `query`: vector and keyword lists fused by the bot's balance, filtered
+/// by its minimum relevance, its top-k kept. Relevance is the passage's semantic similarity to
+/// the question, or its keyword score when only keyword search found it: the fused score
+/// ranks, but it is relative (first place always scores 1), so it cannot say whether anything
+/// relevant was found at all.
+pub async fn retrieve_query(db: &PgPool, providers: &Providers, bot_id: Uuid, s: &BotSettings, query: String) -> Result<Retrieved, AppError> {
     let bot = SearchBot { id: bot_id, keyword_weight: s.keyword_weight };
     let top_k = s.top_k as usize;
-    let hits = search::hybrid(db, providers, &bot, &query, (top_k * 3).max(20)).await?;
-    let relevance = |h: &crate::features::knowledge::SearchHit| h.vector.or(h.keyword).unwrap_or(0.0);
+    let (hits, timings) = search::hybrid_timed(db, providers, &bot, &query, (top_k * 3).max(20)).await?;
+    let relevance = |h: &SearchHit| h.vector.or(h.keyword).unwrap_or(0.0);
     let best = hits.iter().map(relevance).reduce(f32::max);
-    let passages = hits
-        .into_iter()
-        .filter(|h| relevance(h) >= s.min_relevance)
-        .take(top_k)
-        .enumerate()
-        .map(|(i, h)| {
-            let score = relevance(&h);
-            let c = h.chunk;
-            let source = SourceView {
-                n: i as u16 + 1,
-                chunk_id: Some(c.id),
-                document_id: Some(c.document_id),
-                document_name: c.document_name,
-                heading_path: c.heading_path,
-                page: c.page,
-                text: c.text,
-                score,
-            };
-            (source, h.keyword, h.vector)
-        })
-        .collect();
-    Ok(Retrieved { query, passages, best })
+    let mut passages = Vec::new();
+    let mut candidates = Vec::with_capacity(hits.len());
+    for (i, h) in hits.into_iter().enumerate() {
+        let score = relevance(&h);
+        let verdict = if score < s.min_relevance {
+            Verdict::BelowMinimum
+        } else if passages.len() >= top_k {
+            Verdict::BeyondTopK
+        } else {
+            Verdict::Kept { n: passages.len() as u16 + 1 }
+        };
+        let c = h.chunk;
+        let source = SourceView {
+            n: passages.len() as u16 + 1,
+            chunk_id: Some(c.id),
+            document_id: Some(c.document_id),
+            document_name: c.document_name,
+            heading_path: c.heading_path,
+            page: c.page,
+            text: c.text,
+            score,
+        };
+        candidates.push(TraceCandidate {
+            chunk_id: c.id,
+            document_id: c.document_id,
+            location: source.location(),
+            snippet: trace::snippet(&source.text),
+            keyword: h.keyword,
+            keyword_rank: h.keyword_rank,
+            vector: h.vector,
+            vector_rank: h.vector_rank,
+            fused: h.fused,
+            fused_rank: i as u32 + 1,
+            relevance: score,
+            verdict,
+        });
+        if matches!(verdict, Verdict::Kept { .. }) {
+            passages.push((source, h.keyword, h.vector));
+        }
+    }
+    Ok(Retrieved { query, passages, best, candidates, timings })
 }
 
 /// The request the bot's model gets for a question.
@@ -246,7 +274,19 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Recei
     let found = retrieve(db, &state.providers, ask.bot_id, s, &ask.question.content, &history)
         .await
         .map_err(|_| "Searching the bot's knowledge failed; try again.".to_string())?;
-    let retrieval = Retrieval { query: &found.query, best_score: found.best, sources: &found.passages };
+    // Built before anything is stored, so the trace keeps exactly what the model is sent.
+    let only_fallback = found.passages.is_empty() && s.answer_only_from_knowledge;
+    let prompt = (!only_fallback).then(|| request(s, &ask.question.content, &history, state.settings.chat.history_tokens, &found.passages));
+    let record = state.settings.chat.keep_traces.then(|| RetrievalTrace {
+        query: found.query.clone(),
+        min_relevance: s.min_relevance,
+        top_k: s.top_k,
+        keyword_weight: s.keyword_weight,
+        candidates: found.candidates.clone(),
+        timings: found.timings,
+        prompt: prompt.as_ref().map(trace::prompt_of),
+    });
+    let retrieval = Retrieval { query: &found.query, best_score: found.best, sources: &found.passages, trace: record.as_ref() };
     store::save_sources(db, answer, &retrieval).await.map_err(stored)?;
     let sources = found.passages.iter().map(|(s, _, _)| s.clone()).collect();
     let _ = tx.send(ChatEvent::Sources { sources }.to_line()).await;
@@ -258,16 +298,16 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Recei
         out.finish_reason = Some(FinishReason::NotInKnowledge);
         out.ttft_ms.get_or_insert(ask.started.elapsed().as_millis() as i32);
     };
-    if found.passages.is_empty() && s.answer_only_from_knowledge {
+    let Some(prompt) = prompt else {
         fallback(&mut out);
         let _ = tx.send(ChatEvent::Delta { text: out.content.clone() }.to_line()).await;
         return Ok(out);
-    }
+    };
     let llm = state
         .providers
         .llm(&s.llm_provider)
         .ok_or_else(|| format!("The model {}/{} is not available on this server; choose another in the bot's settings.", s.llm_provider, s.llm_model))?;
-    let mut stream = llm.stream(request(s, &ask.question.content, &history, state.settings.chat.history_tokens, &found.passages));
+    let mut stream = llm.stream(prompt);
     let mut finish = None;
     loop {
         let event = tokio::select! {

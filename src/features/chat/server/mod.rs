@@ -1,5 +1,5 @@
 //! The server side of chat: storage (`store`), the answering pipeline (`answer`), prompt
-//! assembly and history trimming (`prompt`), answers in flight and their Stop (`live`), and
+//! assembly and history trimming (`prompt`), what each answer's retrieval did (`trace`), answers in flight and their Stop (`live`), and
 //! exports (`export`).
 
 pub mod answer;
@@ -8,5 +8,6 @@ pub mod live;
 pub mod prompt;
 pub mod settings;
 pub mod store;
+pub mod trace;
 
 pub use live::LiveAnswers;

@@ -1,4 +1,4 @@
-//! What an operator can tune about answering: history, limits, checkpoints.
+//! What an operator can tune about answering: history, limits, checkpoints, traces.
 
 use serde::Deserialize;
 
@@ -18,10 +18,13 @@ pub struct ChatSettings {
     /// How long an answer's lease lasts without a checkpoint; after it, any process treats the
     /// answer as interrupted. Several checkpoints long, so a slow database write is not a death.
     pub answer_lease_secs: i64,
+    /// Keep each answer's trace for its owner ("Why this answer?": every candidate passage, the
+    /// prompt, the timings). Off, nothing is written beyond the answer and its sources.
+    pub keep_traces: bool,
 }
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        Self { history_tokens: 1500, question_max_chars: 4000, answers_per_day: 2000, checkpoint_millis: 1000, answer_lease_secs: 10 }
+        Self { history_tokens: 1500, question_max_chars: 4000, answers_per_day: 2000, checkpoint_millis: 1000, answer_lease_secs: 10, keep_traces: true }
     }
 }

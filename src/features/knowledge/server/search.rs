@@ -3,12 +3,13 @@
 //! the bot's keyword/vector balance. Chat retrieves through `hybrid` too.
 
 use crate::error::AppError;
-use crate::features::knowledge::{ChunkView, KeywordHit, SearchHit};
+use crate::features::knowledge::{ChunkView, KeywordHit, SearchHit, SearchTimings};
 use crate::providers::keywords::KeywordError;
 use crate::providers::vectors::VectorHit;
 use crate::providers::Providers;
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::time::Instant;
 use uuid::Uuid;
 
 /// RRF's rank constant: 60 as in Cormack et al., which keeps one list's top hit from
@@ -94,10 +95,27 @@ pub fn fuse(keyword: &[i64], vector: &[i64], keyword_weight: f32) -> Vec<(i64, f
 
 /// Both ranked lists for `query`, each `n` deep: (chunk id, keyword score) and vector hits.
 pub async fn candidates(db: &PgPool, providers: &Providers, bot: Uuid, query: &str, n: usize) -> Result<(Vec<(i64, f32)>, Vec<VectorHit>), AppError> {
+    let mut timings = SearchTimings::default();
+    timed_candidates(db, providers, bot, query, n, &mut timings).await
+}
+
+fn millis(since: Instant) -> f32 {
+    since.elapsed().as_secs_f32() * 1000.0
+}
+
+async fn timed_candidates(
+    db: &PgPool,
+    providers: &Providers,
+    bot: Uuid,
+    query: &str,
+    n: usize,
+    timings: &mut SearchTimings,
+) -> Result<(Vec<(i64, f32)>, Vec<VectorHit>), AppError> {
     let embed = async {
+        let started = Instant::now();
         // The space searches use now (during re-indexing, still the old one).
         let space: Option<String> = sqlx::query_scalar("SELECT embedder FROM bots WHERE id = $1").bind(bot).fetch_optional(db).await?;
-        let Some(space) = space else { return Ok(Vec::new()) };
+        let Some(space) = space else { return Ok((Vec::new(), 0.0, 0.0)) };
         let embedder = providers.embedder(&space).ok_or_else(|| {
             tracing::error!(%space, "the bot's embedding model is not configured");
             AppError::Unreachable
@@ -106,36 +124,64 @@ pub async fn candidates(db: &PgPool, providers: &Providers, bot: Uuid, query: &s
             tracing::error!(error = %e, "query embedding failed");
             AppError::Unreachable
         })?;
-        providers.vectors.query(bot, &space, &vector, n).await.map_err(|e| {
+        let embed_ms = millis(started);
+        let searching = Instant::now();
+        let hits = providers.vectors.query(bot, &space, &vector, n).await.map_err(|e| {
             tracing::error!(error = %e, "vector search failed");
             AppError::Unreachable
-        })
+        })?;
+        Ok::<_, AppError>((hits, embed_ms, millis(searching)))
     };
-    let keyword = keyword_ranked(db, providers, bot, query, n);
+    let keyword = async {
+        let started = Instant::now();
+        keyword_ranked(db, providers, bot, query, n).await.map(|hits| (hits, millis(started)))
+    };
     let (keyword, vector) = tokio::join!(keyword, embed);
-    Ok((keyword?, vector?))
+    let ((keyword, keyword_ms), (vector, embed_ms, vector_ms)) = (keyword?, vector?);
+    *timings = SearchTimings { embed_ms, vector_ms, keyword_ms, ..*timings };
+    Ok((keyword, vector))
 }
 
 /// Hybrid retrieval: the best `limit` passages with their keyword, vector and fused scores.
 pub async fn hybrid(db: &PgPool, providers: &Providers, bot: &SearchBot, query: &str, limit: usize) -> Result<Vec<SearchHit>, AppError> {
+    Ok(hybrid_timed(db, providers, bot, query, limit).await?.0)
+}
+
+/// `hybrid`, with where its time went (kept with each answer's trace).
+pub async fn hybrid_timed(db: &PgPool, providers: &Providers, bot: &SearchBot, query: &str, limit: usize) -> Result<(Vec<SearchHit>, SearchTimings), AppError> {
+    let started = Instant::now();
+    let mut timings = SearchTimings::default();
     let query = query.trim();
     if query.is_empty() || limit == 0 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), timings));
     }
-    let (keyword, vector) = candidates(db, providers, bot.id, query, depth(limit)).await?;
+    let (keyword, vector) = timed_candidates(db, providers, bot.id, query, depth(limit), &mut timings).await?;
+    let fusing = Instant::now();
     let keyword_ids: Vec<i64> = keyword.iter().map(|(id, _)| *id).collect();
     let vector_ids: Vec<i64> = vector.iter().map(|h| h.chunk_id).collect();
     let mut fused = fuse(&keyword_ids, &vector_ids, bot.keyword_weight);
     fused.truncate(limit);
-    let keyword_scores: HashMap<i64, f32> = keyword.into_iter().collect();
-    let vector_scores: HashMap<i64, f32> = vector.into_iter().map(|h| (h.chunk_id, h.score)).collect();
+    // (score, place from 1) in each list.
+    let keyword_at: HashMap<i64, (f32, u32)> = keyword.into_iter().enumerate().map(|(i, (id, s))| (id, (s, i as u32 + 1))).collect();
+    let vector_at: HashMap<i64, (f32, u32)> = vector.into_iter().enumerate().map(|(i, h)| (h.chunk_id, (h.score, i as u32 + 1))).collect();
     let mut views = chunk_views(db, bot.id, &fused.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
-    Ok(fused
+    let hits = fused
         .into_iter()
         .filter_map(|(id, score)| {
-            Some(SearchHit { chunk: views.remove(&id)?, keyword: keyword_scores.get(&id).copied(), vector: vector_scores.get(&id).copied(), fused: score })
+            let (keyword, vector) = (keyword_at.get(&id), vector_at.get(&id));
+            Some(SearchHit {
+                chunk: views.remove(&id)?,
+                keyword: keyword.map(|k| k.0),
+                vector: vector.map(|v| v.0),
+                fused: score,
+                keyword_rank: keyword.map(|k| k.1),
+                vector_rank: vector.map(|v| v.1),
+            })
         })
-        .collect())
+        .collect();
+    timings.fusion_ms = millis(fusing);
+    timings.total_ms = millis(started);
+    Ok((hits, timings))
 }
 
 #[cfg(test)]

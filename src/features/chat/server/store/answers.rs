@@ -3,7 +3,7 @@
 
 use super::messages::{message, touch, INTERRUPTED};
 use crate::error::AppError;
-use crate::features::chat::{FinishReason, MessageView, SourceView};
+use crate::features::chat::{FinishReason, MessageView, RetrievalTrace, SourceView};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -77,10 +77,12 @@ pub struct Retrieval<'a> {
     pub query: &'a str,
     pub best_score: Option<f32>,
     pub sources: &'a [(SourceView, Option<f32>, Option<f32>)],
+    /// `None`: traces are not kept on this server.
+    pub trace: Option<&'a RetrievalTrace>,
 }
 
-/// The search behind an answer and its numbered passages, in one statement (it used to take a
-/// transaction of one insert per passage: 9 round trips of the ~25 a question costs).
+/// The search behind an answer, its numbered passages and its trace, in one statement (it used
+/// to take a transaction of one insert per passage: 9 round trips of the ~25 a question costs).
 pub async fn save_sources(db: &PgPool, answer: Uuid, r: &Retrieval<'_>) -> Result<(), AppError> {
     let sources = r.sources;
     let n: Vec<i16> = sources.iter().map(|(s, _, _)| s.n as i16).collect();
@@ -93,8 +95,14 @@ pub async fn save_sources(db: &PgPool, answer: Uuid, r: &Retrieval<'_>) -> Resul
     let scores: Vec<f32> = sources.iter().map(|(s, _, _)| s.score).collect();
     let keyword: Vec<Option<f32>> = sources.iter().map(|(_, k, _)| *k).collect();
     let vector: Vec<Option<f32>> = sources.iter().map(|(_, _, v)| *v).collect();
+    let trace = r.trace.map(serde_json::to_string).transpose().map_err(|e| {
+        tracing::error!(error = %e, "an answer trace does not serialise");
+        AppError::Internal
+    })?;
     sqlx::query(
-        "WITH m AS (UPDATE messages SET retrieval_query = $2, best_score = $3 WHERE id = $1)
+        "WITH m AS (UPDATE messages SET retrieval_query = $2, best_score = $3 WHERE id = $1),
+              t AS (INSERT INTO answer_traces (message_id, trace) SELECT $1, $14::jsonb WHERE $14 IS NOT NULL
+                    ON CONFLICT (message_id) DO UPDATE SET trace = EXCLUDED.trace)
          INSERT INTO message_sources (message_id, n, chunk_id, document_id, document_name, heading_path, page, text, score, keyword_score, vector_score)
          SELECT $1, u.n, u.chunk_id, u.document_id, u.name, u.heading, u.page, u.text, u.score, u.keyword, u.vector
            FROM UNNEST($4::smallint[], $5::bigint[], $6::uuid[], $7::text[], $8::text[], $9::int[], $10::text[], $11::real[], $12::real[], $13::real[])
@@ -113,6 +121,7 @@ pub async fn save_sources(db: &PgPool, answer: Uuid, r: &Retrieval<'_>) -> Resul
     .bind(&scores)
     .bind(&keyword)
     .bind(&vector)
+    .bind(&trace)
     .execute(db)
     .await?;
     Ok(())
