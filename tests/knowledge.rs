@@ -858,3 +858,76 @@ async fn one_long_lived_keyword_index_sees_every_change_at_once(db: PgPool) {
     store::delete(&db, owner, first.id).await.unwrap();
     assert_eq!(names(search::keyword(&db, &providers, owner, &bot, "tide tables", 5).await.unwrap()), Vec::<String>::new());
 }
+
+const GERMAN: &str = "# Fähren\nDie Fähren zur Insel fahren stündlich vom Nordkai ab.\n\n\
+# Hafenbüro\nDas Hafenbüro schließt werktags um 18 Uhr. Die Liegegebühren werden im Büro bezahlt.\n\n\
+# Strom\nDie Premium-Liegeplätze haben Frischwasser und Landstrom.\n";
+
+const SPANISH: &str = "# Transbordadores\nLos transbordadores a la isla salen cada hora del muelle norte.\n\n\
+# Oficina\nLa oficina del puerto cierra a las seis de la tarde. Las tarifas de amarre se pagan en la oficina.\n\n\
+# Electricidad\nLos amarres premium tienen agua potable y electricidad.\n";
+
+async fn choose_language(db: &PgPool, owner: Uuid, bot: &str, language: &str) {
+    let mut s = bots::get(db, owner, bot).await.unwrap().settings;
+    s.search_language = language.into();
+    bots::update(db, &BotLimits::default(), &LlmSettings::default().models, &common::embedders(), owner, bot, s).await.unwrap();
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn german_and_spanish_knowledge_is_found_in_its_own_language_by_keywords_and_meaning(db: PgPool) {
+    use chatsphere::features::knowledge::server::language;
+    use chatsphere::providers::llm::{extractive, Passage};
+    let (ada, harbour) = owner_and_bot(&db, "ada@example.com").await;
+    store::add(&db, ada, &harbour, text("hafen.md", GERMAN.as_bytes())).await.unwrap();
+    drain(&db).await;
+    let bot = search::owned_bot(&db, ada, &harbour).await.unwrap();
+    assert_eq!(language::detected(&db, bot.id).await.unwrap(), Some("german"), "offered as a suggestion");
+
+    // Stemmed as English, "Fähre" never meets "Fähren": only meaning finds the ferries.
+    let question = "Wann fährt eine Fähre?";
+    let hits = hybrid(&db, ada, &harbour, question).await;
+    let ferries = hits.iter().find(|h| h.chunk.text.contains("Fähren")).expect("found by meaning");
+    assert!(ferries.keyword.is_none() && ferries.vector.is_some(), "{ferries:?}");
+
+    // German is chosen: keyword search stays English until a worker has re-stemmed the chunks.
+    choose_language(&db, ada, &harbour, "german").await;
+    let pending = bots::get(&db, ada, &harbour).await.unwrap();
+    assert_eq!((pending.settings.search_language.as_str(), pending.index.keyword_language.as_str()), ("german", "english"));
+    assert!(hybrid(&db, ada, &harbour, question).await.iter().all(|h| !h.chunk.text.contains("Fähren") || h.keyword.is_none()));
+    assert!(language::run_once(&db).await.unwrap());
+    assert!(!language::run_once(&db).await.unwrap(), "nothing left to re-stem");
+    assert_eq!(bots::get(&db, ada, &harbour).await.unwrap().index.keyword_language, "german");
+    let hits = hybrid(&db, ada, &harbour, question).await;
+    assert!(hits[0].chunk.text.contains("Fähren") && hits[0].keyword.is_some() && hits[0].vector.is_some(), "both searches: {:?}", hits[0]);
+
+    // Documents added later are stemmed in German as they are written.
+    store::add(&db, ada, &harbour, text("preise.md", "# Preise\nEine Überfahrt kostet für Erwachsene zwölf Euro.\n".as_bytes())).await.unwrap();
+    drain(&db).await;
+    let hits = hybrid(&db, ada, &harbour, "Was kosten Überfahrten?").await;
+    assert!(hits[0].chunk.text.contains("zwölf Euro") && hits[0].keyword.is_some(), "{:?}", hits[0]);
+
+    // A Spanish bot, its language chosen before any document.
+    let (bea, puerto) = owner_and_bot(&db, "bea@example.com").await;
+    choose_language(&db, bea, &puerto, "spanish").await;
+    assert!(language::run_once(&db).await.unwrap());
+    store::add(&db, bea, &puerto, text("puerto.md", SPANISH.as_bytes())).await.unwrap();
+    drain(&db).await;
+    let question = "¿Cuándo cierran las oficinas del puerto?";
+    let hits = hybrid(&db, bea, &puerto, question).await;
+    assert!(hits[0].chunk.text.contains("cierra a las seis") && hits[0].keyword.is_some() && hits[0].vector.is_some(), "{:?}", hits[0]);
+    // The offline answer quotes the sentence in the language it was asked in.
+    let passages: Vec<Passage> = hits.iter().take(3).enumerate().map(|(i, h)| Passage { n: i + 1, source: h.chunk.document_name.clone(), text: h.chunk.text.clone() }).collect();
+    let (answer, _) = extractive::compose(question, &passages, 200).expect("answered");
+    assert!(answer.contains("> La oficina del puerto cierra a las seis de la tarde. [1]"), "{answer}");
+    // Ada's German bot is untouched by Bea's choice.
+    assert_eq!(bots::get(&db, ada, &harbour).await.unwrap().index.keyword_language, "german");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_language_postgresql_does_not_have_is_refused_by_name(db: PgPool) {
+    let (ada, harbour) = owner_and_bot(&db, "ada@example.com").await;
+    let mut s = bots::get(&db, ada, &harbour).await.unwrap().settings;
+    s.search_language = "klingon".into();
+    let refused = bots::update(&db, &BotLimits::default(), &LlmSettings::default().models, &common::embedders(), ada, &harbour, s).await.unwrap_err();
+    assert_eq!(refused.field(), Some("search_language"), "{refused:?}");
+}

@@ -75,3 +75,35 @@ test("upload a PDF and a DOCX, see them ready, and find a passage from each firs
   await expect(first).toContainText("Fog horns sound every thirty seconds");
   await expect(first).toContainText("lighthouse.pdf · page 2");
 });
+
+test("German documents: the bot's settings suggest German keyword search, and after re-indexing a word form finds its passage", async ({ page }) => {
+  await signUp(page, uniqueEmail("deutsch"), "Hafenmeisterin");
+  await createBotAndOpenKnowledge(page, "Hafen Bot");
+  const hafen = `# Fähren
+Die Fähren zur Insel fahren stündlich vom Nordkai ab, und die Karten gibt es am Schalter.
+
+# Hafenbüro
+Das Hafenbüro schließt werktags um 18 Uhr. Die Liegegebühren werden im Büro bezahlt.
+`;
+  await page.getByTestId("file-input").setInputFiles([{ name: "hafen.md", mimeType: "text/markdown", buffer: Buffer.from(hafen) }]);
+  await expect(page.getByTestId("document-row").filter({ hasText: "hafen.md" }).getByTestId("document-status")).toHaveText("Ready");
+
+  await page.getByRole("link", { name: "← Bot settings" }).click();
+  const language = page.getByLabel("Keyword search language");
+  await expect(language).toHaveValue("english");
+  await expect(page.getByTestId("language-suggestion")).toContainText("Your documents read as German.");
+  await page.getByRole("button", { name: "Use German" }).click();
+  await expect(language).toHaveValue("german");
+  await expect(page.getByTestId("language-suggestion")).toHaveCount(0);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByTestId("save-state")).toHaveText("All changes saved");
+  // The workers re-stem the words in the background; the editor says so until they are done.
+  await expect(page.getByTestId("language-status")).toHaveCount(0, { timeout: 30_000 });
+
+  // "Fähre" meets "Fähren" only through German stemming: the keyword score shows it.
+  await page.getByRole("link", { name: "Knowledge →" }).click();
+  await page.getByLabel("Question to search for").fill("Wann fährt eine Fähre?");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.getByTestId("playground-hit").first()).toContainText("Nordkai");
+  await expect(page.getByTestId("playground-scores").first()).toContainText(/keyword 0\.\d+/);
+});

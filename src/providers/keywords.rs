@@ -1,7 +1,7 @@
 //! Keyword search in process: Okapi BM25 over each bot's live, enabled chunks. PostgreSQL
-//! stays the source of the words (each chunk's stored `tsvector`, the `english` configuration's
-//! lexemes and their positions, and `to_tsvector` for the question, so a question and a chunk
-//! are stemmed alike); this module keeps them as posting lists, cached per bot at its
+//! stays the source of the words (each chunk's stored `tsvector`: the lexemes of the bot's
+//! language, a text search configuration, and `to_tsvector` of the question in that same
+//! language, so a question and a chunk are stemmed alike); this module keeps them as posting lists, cached per bot at its
 //! `knowledge_version` like the vector matrices, so every server process serves the current
 //! knowledge and a question costs one primary-key read plus the postings of its own terms.
 //! Ranking in PostgreSQL (`ts_rank` on every chunk matching any term) was the largest cost per
@@ -169,7 +169,7 @@ impl KeywordIndexes {
     /// OR-ed (a question rarely repeats every word of its answer); stop words match nothing.
     pub async fn search(&self, db: &PgPool, bot: Uuid, query: &str, limit: usize) -> Result<Vec<(i64, f32)>, KeywordError> {
         let row: Option<(i64, Vec<String>)> =
-            sqlx::query_as("SELECT knowledge_version, tsvector_to_array(to_tsvector('english', $2)) FROM bots WHERE id = $1")
+            sqlx::query_as("SELECT knowledge_version, tsvector_to_array(to_tsvector(search_language_live::regconfig, $2)) FROM bots WHERE id = $1")
                 .bind(bot)
                 .bind(query)
                 .fetch_optional(db)

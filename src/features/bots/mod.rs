@@ -60,6 +60,10 @@ pub struct BotSettings {
     pub min_relevance: f32,
     /// 0 = vector search only, 1 = keyword search only.
     pub keyword_weight: f32,
+    /// The PostgreSQL text search configuration keyword search stems with (`SEARCH_LANGUAGES`).
+    /// Changing it re-indexes the knowledge's words in the background.
+    #[serde(default = "default_search_language")]
+    pub search_language: String,
     pub answer_only_from_knowledge: bool,
     pub fallback_message: String,
     pub accent_color: String,
@@ -71,6 +75,49 @@ pub const DEFAULT_ACCENT: &str = "#4f46e5";
 pub const DEFAULT_FALLBACK: &str =
     "I couldn't find that in my knowledge. Try rephrasing, or ask about something the documents cover.";
 pub const MAX_SUGGESTED_QUESTIONS: usize = 6;
+
+/// Keyword search's languages: PostgreSQL's text search configurations (snowball stemmers and
+/// stop words; `simple` only lower-cases, for languages it has no stemmer for), with labels.
+pub const SEARCH_LANGUAGES: &[(&str, &str)] = &[
+    ("simple", "Any language (no stemming)"),
+    ("arabic", "Arabic"),
+    ("armenian", "Armenian"),
+    ("basque", "Basque"),
+    ("catalan", "Catalan"),
+    ("danish", "Danish"),
+    ("dutch", "Dutch"),
+    ("english", "English"),
+    ("finnish", "Finnish"),
+    ("french", "French"),
+    ("german", "German"),
+    ("greek", "Greek"),
+    ("hindi", "Hindi"),
+    ("hungarian", "Hungarian"),
+    ("indonesian", "Indonesian"),
+    ("irish", "Irish"),
+    ("italian", "Italian"),
+    ("lithuanian", "Lithuanian"),
+    ("nepali", "Nepali"),
+    ("norwegian", "Norwegian"),
+    ("portuguese", "Portuguese"),
+    ("romanian", "Romanian"),
+    ("russian", "Russian"),
+    ("serbian", "Serbian"),
+    ("spanish", "Spanish"),
+    ("swedish", "Swedish"),
+    ("tamil", "Tamil"),
+    ("turkish", "Turkish"),
+    ("yiddish", "Yiddish"),
+];
+
+pub fn default_search_language() -> String {
+    "english".into()
+}
+
+/// "German" for "german".
+pub fn search_language_label(name: &str) -> &str {
+    SEARCH_LANGUAGES.iter().find(|(n, _)| *n == name).map(|(_, label)| *label).unwrap_or(name)
+}
 
 impl BotSettings {
     pub fn named(name: &str, model: &ModelChoice, embedding_model: &str) -> Self {
@@ -89,6 +136,7 @@ impl BotSettings {
             top_k: 6,
             min_relevance: 0.2,
             keyword_weight: 0.5,
+            search_language: default_search_language(),
             answer_only_from_knowledge: true,
             fallback_message: DEFAULT_FALLBACK.into(),
             accent_color: DEFAULT_ACCENT.into(),
@@ -155,6 +203,9 @@ impl BotSettings {
         }
         if !(1..=limits.top_k_max).contains(&self.top_k) {
             return Err(AppError::invalid("top_k", format!("Use between 1 and {} passages.", limits.top_k_max)));
+        }
+        if !SEARCH_LANGUAGES.iter().any(|(name, _)| *name == self.search_language) {
+            return Err(AppError::invalid("search_language", "Choose one of the listed languages for keyword search."));
         }
         if !(0.0..=1.0).contains(&self.min_relevance) || self.min_relevance.is_nan() {
             return Err(AppError::invalid("min_relevance", "Minimum relevance runs from 0 to 1."));
@@ -233,6 +284,9 @@ pub struct EditorOptions {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IndexState {
     pub live: String,
+    /// The language keyword search uses now (until a re-index to `search_language` is done).
+    #[serde(default = "default_search_language")]
+    pub keyword_language: String,
     pub done: i32,
     pub total: i32,
     /// Why the last re-indexing attempt failed (it is retried).

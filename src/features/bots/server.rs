@@ -11,7 +11,7 @@ use uuid::Uuid;
 const COLUMNS: &str = "b.id, b.public_id, b.name, b.description, b.avatar_emoji, b.persona, b.welcome_message,
     b.suggested_questions, b.llm_provider, b.llm_model, b.temperature, b.max_answer_tokens, b.top_k,
     b.min_relevance, b.keyword_weight, b.answer_only_from_knowledge, b.fallback_message, b.accent_color,
-    b.visibility, b.embedding_model, b.embedder, b.reindex_done, b.reindex_total, b.reindex_error, b.created_at, b.updated_at, b.last_activity_at, a.updated_at AS avatar_updated_at";
+    b.visibility, b.embedding_model, b.embedder, b.search_language, b.search_language_live, b.reindex_done, b.reindex_total, b.reindex_error, b.created_at, b.updated_at, b.last_activity_at, a.updated_at AS avatar_updated_at";
 
 #[derive(sqlx::FromRow)]
 struct BotRow {
@@ -37,6 +37,8 @@ struct BotRow {
     visibility: String,
     embedding_model: String,
     embedder: String,
+    search_language: String,
+    search_language_live: String,
     reindex_done: i32,
     reindex_total: i32,
     reindex_error: Option<String>,
@@ -73,12 +75,13 @@ impl BotRow {
                 top_k: self.top_k.max(0) as u32,
                 min_relevance: self.min_relevance,
                 keyword_weight: self.keyword_weight,
+                search_language: self.search_language,
                 answer_only_from_knowledge: self.answer_only_from_knowledge,
                 fallback_message: self.fallback_message,
                 accent_color: self.accent_color,
                 visibility: Visibility::parse(&self.visibility).unwrap_or_default(),
             },
-            index: IndexState { live: self.embedder, done: self.reindex_done, total: self.reindex_total, error: self.reindex_error },
+            index: IndexState { live: self.embedder, keyword_language: self.search_language_live, done: self.reindex_done, total: self.reindex_total, error: self.reindex_error },
             public_id: self.public_id,
             avatar_url,
             created_at: self.created_at,
@@ -156,7 +159,7 @@ async fn check_bot_limit(tx: &mut Transaction<'_, Postgres>, owner: Uuid, limits
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
-/// Binds the settings as $3…$20, in the column order both INSERT and UPDATE use.
+/// Binds the settings as $3…$21, in the column order both INSERT and UPDATE use.
 fn bind_settings<'q>(query: PgQuery<'q>, s: &'q BotSettings) -> PgQuery<'q> {
     query
         .bind(&s.name)
@@ -177,6 +180,7 @@ fn bind_settings<'q>(query: PgQuery<'q>, s: &'q BotSettings) -> PgQuery<'q> {
         .bind(&s.accent_color)
         .bind(s.visibility.as_str())
         .bind(&s.embedding_model)
+        .bind(&s.search_language)
 }
 
 async fn insert(tx: &mut Transaction<'_, Postgres>, owner: Uuid, s: &BotSettings) -> Result<(Uuid, String), AppError> {
@@ -184,8 +188,9 @@ async fn insert(tx: &mut Transaction<'_, Postgres>, owner: Uuid, s: &BotSettings
     let row = bind_settings(sqlx::query(
         "INSERT INTO bots (public_id, owner_id, name, description, avatar_emoji, persona, welcome_message,
             suggested_questions, llm_provider, llm_model, temperature, max_answer_tokens, top_k, min_relevance,
-            keyword_weight, answer_only_from_knowledge, fallback_message, accent_color, visibility, embedding_model, embedder)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
+            keyword_weight, answer_only_from_knowledge, fallback_message, accent_color, visibility, embedding_model, embedder,
+            search_language, search_language_live)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21, $21)
          RETURNING id",
     )
     .bind(&public_id)
@@ -227,6 +232,11 @@ pub async fn update(
     settings: BotSettings,
 ) -> Result<Bot, AppError> {
     let s = settings.validate(limits, models, embedders)?;
+    // The list is PostgreSQL 15's; an older server may lack a few.
+    let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = $1)").bind(&s.search_language).fetch_one(db).await?;
+    if !known {
+        return Err(AppError::invalid("search_language", format!("This server's PostgreSQL has no {} text search.", super::search_language_label(&s.search_language))));
+    }
     let done = bind_settings(sqlx::query(
         "UPDATE bots SET name = $3, description = $4, avatar_emoji = $5, persona = $6, welcome_message = $7,
             suggested_questions = $8, llm_provider = $9, llm_model = $10, temperature = $11,
@@ -238,7 +248,9 @@ pub async fn update(
             reindex_total = CASE WHEN embedding_model = $20 THEN reindex_total ELSE 0 END,
             reindex_error = CASE WHEN embedding_model = $20 THEN reindex_error ELSE NULL END,
             reindex_lease_until = CASE WHEN embedding_model = $20 THEN reindex_lease_until ELSE NULL END,
-            embedding_model = $20, updated_at = now()
+            embedding_model = $20,
+            -- Another language re-indexes the words in the background (knowledge::server::language).
+            search_language = $21, updated_at = now()
           WHERE public_id = $1 AND owner_id = $2",
     )
     .bind(public_id)

@@ -139,3 +139,14 @@ pub async fn search_knowledge(bot_id: String, query: String) -> Result<Vec<Searc
     let bot = search::owned_bot(db, caller.user.id, &bot_id).await?;
     search::hybrid(db, &caller.state.providers, &bot, &query, 10).await
 }
+
+/// The language the bot's documents read as (a keyword-search language name), to suggest it
+/// in the bot's settings; `None` when there is too little to tell.
+#[server(endpoint = "knowledge/detect_language")]
+pub async fn detect_knowledge_language(bot_id: String) -> Result<Option<String>, AppError> {
+    use super::server::{language, search};
+    let caller = crate::features::auth::server::require_user().await?;
+    let db = &caller.state.db;
+    let bot = search::owned_bot(db, caller.user.id, &bot_id).await?;
+    Ok(language::detected(db, bot.id).await?.map(str::to_owned))
+}

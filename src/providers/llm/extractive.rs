@@ -115,7 +115,8 @@ pub fn compose(question: &str, passages: &[Passage], max_words: usize) -> Option
 }
 
 /// Sentences of a passage, on one line each: split at . ! ? followed by a space and a capital,
-/// digit or quote, and at line breaks; Markdown heading marks dropped.
+/// digit, quote or opening mark (Spanish ¿ ¡, German „), and at line breaks; Markdown heading
+/// marks dropped.
 pub fn split_sentences(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in text.lines() {
@@ -124,8 +125,9 @@ pub fn split_sentences(text: &str) -> Vec<String> {
         let mut start = 0;
         for i in 0..chars.len() {
             let ends = matches!(chars[i], '.' | '!' | '?')
+                && !(chars[i] == '.' && abbreviation(&chars[start..i]))
                 && chars.get(i + 1).is_some_and(|c| c.is_whitespace())
-                && chars.get(i + 2).is_some_and(|c| c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '“' | '('));
+                && chars.get(i + 2).is_some_and(|c| c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '“' | '„' | '«' | '(' | '¿' | '¡'));
             if ends {
                 push_sentence(&mut out, &chars[start..=i]);
                 start = i + 1;
@@ -134,6 +136,14 @@ pub fn split_sentences(text: &str) -> Vec<String> {
         push_sentence(&mut out, &chars[start..]);
     }
     out
+}
+
+/// Whether the word just before a full stop is an abbreviation that rarely ends a sentence:
+/// a single letter ("z. B.", "J. Smith") or a title ("Dr.", "Nr.", "Sra.").
+fn abbreviation(before: &[char]) -> bool {
+    let word: String = before.iter().rev().take_while(|c| c.is_alphabetic()).collect::<Vec<_>>().into_iter().rev().collect();
+    let word = word.to_lowercase();
+    word.chars().count() == 1 || ["dr", "mr", "mrs", "ms", "nr", "bzw", "ca", "sr", "sra", "st", "vgl", "vs"].contains(&word.as_str())
 }
 
 fn push_sentence(out: &mut Vec<String>, chars: &[char]) {
@@ -178,6 +188,14 @@ const STOPWORDS: &[&str] = &[
     "one", "or", "other", "our", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then",
     "there", "these", "they", "this", "those", "to", "type", "us", "use", "used", "was", "we", "were", "what", "when",
     "where", "which", "while", "who", "whom", "whose", "why", "will", "with", "would", "you", "your",
+    // German and Spanish function words, so questions in those languages are judged by their
+    // content words too (keyword search itself stems in the bot's own language).
+    "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "und", "oder", "ist", "sind",
+    "wird", "werden", "zu", "zum", "zur", "mit", "von", "vom", "im", "auf", "für", "nicht", "es", "sich", "wie",
+    "wann", "wo", "welche", "welcher", "welches", "ich", "sie", "wir", "ihr", "man", "bei", "nach", "aus", "um", "am",
+    "el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "al", "y", "o", "que", "qué", "en", "es", "son",
+    "se", "por", "para", "con", "como", "cómo", "cuándo", "dónde", "cuál", "cuánto", "cuánta", "lo", "su", "sus",
+    "mi", "le", "les", "hay", "está", "están",
 ];
 
 /// Content terms: lower-cased words without stop words, with plural and verb endings cut so
@@ -254,6 +272,22 @@ mod tests {
         assert_eq!(terms("closes closed close"), vec!["clos", "clos", "clos"]);
         assert_eq!(terms("ports port boxes box ferries ferry located locate"), vec!["port", "port", "box", "box", "ferry", "ferry", "locat", "locat"]);
         assert_eq!(terms("the glass is on the table"), vec!["glass", "tabl"]);
+    }
+
+    #[test]
+    fn german_and_spanish_sentences_split_and_answer() {
+        assert_eq!(
+            split_sentences("La oficina cierra a las seis. ¿Necesita ayuda? ¡Llame antes! „Willkommen“ steht am Tor. z. B. hier."),
+            vec!["La oficina cierra a las seis.", "¿Necesita ayuda?", "¡Llame antes!", "„Willkommen“ steht am Tor. z. B. hier."]
+        );
+        let passages = [
+            passage(1, "Die Fähren zur Insel fahren stündlich vom Nordkai ab. Das Hafenbüro schließt werktags um 18 Uhr."),
+            passage(2, "La oficina del puerto cierra a las seis de la tarde. Los transbordadores salen cada hora del muelle norte."),
+        ];
+        let (de, _) = compose("Wann schließt das Hafenbüro?", &passages, 500).unwrap();
+        assert!(de.contains("> Das Hafenbüro schließt werktags um 18 Uhr. [1]") && !de.contains("Fähren"), "{de}");
+        let (es, _) = compose("¿Cuándo cierra la oficina del puerto?", &passages, 500).unwrap();
+        assert!(es.contains("> La oficina del puerto cierra a las seis de la tarde. [2]") && !es.contains("transbordadores"), "{es}");
     }
 
     #[test]

@@ -5,9 +5,10 @@ use super::avatar::BotAvatar;
 use super::preview::ChatPreview;
 use crate::error::AppError;
 use crate::features::bots::{
-    bot_editor_options, get_bot, update_bot, Bot, BotSettings, EditorOptions, RemoveAvatar, Visibility,
-    MAX_SUGGESTED_QUESTIONS,
+    bot_editor_options, get_bot, search_language_label, update_bot, Bot, BotSettings, EditorOptions, RemoveAvatar, Visibility,
+    MAX_SUGGESTED_QUESTIONS, SEARCH_LANGUAGES,
 };
+use crate::features::knowledge::detect_knowledge_language;
 use crate::ui::{use_toasts, BoundNumber, BoundSlider, BoundText, BoundToggle, FieldError, FormSection};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -128,6 +129,7 @@ fn Editor(bot: Bot, options: EditorOptions) -> impl IntoView {
                     <BoundSlider label="Minimum relevance" name="min_relevance" draft min=0.0 max=1.0 step=0.05 get=|d| d.min_relevance set=|d, v| d.min_relevance = v
                         show=|v| format!("{v:.2}") hint="Passages scoring below this are not used." error=error("min_relevance") />
                     <EmbeddingSelect draft options index saved public_id error=error("embedding_model") />
+                    <LanguageSelect draft index saved public_id error=error("search_language") />
                     <BoundSlider label="Keyword ↔ meaning balance" name="keyword_weight" draft min=0.0 max=1.0 step=0.05 get=|d| d.keyword_weight set=|d, v| d.keyword_weight = v
                         show=|v| format!("{:.0}% keyword, {:.0}% meaning", v * 100.0, (1.0 - v) * 100.0)
                         hint="Keyword search finds exact terms and names; meaning (vector) search finds paraphrases." error=error("keyword_weight") />
@@ -220,11 +222,13 @@ fn EmbeddingSelect(
     let label = move |id: &str| label_of.with_value(|l| l.iter().find(|(m, _)| m == id).map(|(_, l)| l.clone()).unwrap_or_else(|| id.to_owned()));
     let current = move || draft.with(|d| d.embedding_model.clone());
     let reindexing = move || saved.with(|s| index.with(|i| s.embedding_model != i.live));
+    // Also polled while keyword search changes language (`LanguageSelect` shows that).
+    let catching_up = move || reindexing() || saved.with(|s| index.with(|i| s.search_language != i.keyword_language));
     #[cfg(feature = "hydrate")]
     {
         let handle = set_interval_with_handle(
             move || {
-                if reindexing() {
+                if catching_up() {
                     leptos::task::spawn_local(async move {
                         if let Ok(bot) = get_bot(public_id.get_value()).await {
                             index.set(bot.index);
@@ -239,7 +243,7 @@ fn EmbeddingSelect(
         }
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = public_id;
+    let _ = (public_id, catching_up);
     view! {
         <div class="space-y-1">
             <label for="bot-embedding" class="block text-sm font-medium">"Embedding model"</label>
@@ -352,6 +356,59 @@ fn AvatarPicker(
             </div>
             <p class="text-xs text-slate-500">{format!("An emoji, or a PNG, JPEG, GIF or WebP image up to {} KB.", max_bytes / 1024)}</p>
             <FieldError error id="bot-avatar_emoji-error".to_string() />
+        </div>
+    }
+}
+
+/// Keyword search's language, with the one the documents look like they are in offered.
+#[component]
+fn LanguageSelect(
+    draft: RwSignal<BotSettings>,
+    index: RwSignal<crate::features::bots::IndexState>,
+    saved: RwSignal<BotSettings>,
+    public_id: StoredValue<String>,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let current = move || draft.with(|d| d.search_language.clone());
+    let switching = move || saved.with(|s| index.with(|i| s.search_language != i.keyword_language));
+    let detected = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(found) = detect_knowledge_language(public_id.get_value()).await {
+                detected.set(found);
+            }
+        });
+    });
+    let offer = move || detected.get().filter(|l| draft.with(|d| &d.search_language != l));
+    view! {
+        <div class="space-y-1">
+            <label for="bot-search-language" class="block text-sm font-medium">"Keyword search language"</label>
+            <select id="bot-search-language" class="input" prop:value=current aria-describedby="bot-search_language-error"
+                on:change=move |ev| draft.update(|d| d.search_language = event_target_value(&ev))>
+                {SEARCH_LANGUAGES.iter().map(|(name, label)| {
+                    view! { <option value=*name selected=move || current() == *name>{*label}</option> }
+                }).collect_view()}
+            </select>
+            <p class="text-xs text-slate-500">"How words are matched to their forms (in German, “Fähre” finds “Fähren”). Changing it re-indexes the words in the background; keyword search keeps the current language until that is done."</p>
+            {move || offer().map(|language| {
+                let label = search_language_label(&language).to_owned();
+                view! {
+                    <p class="text-xs" data-testid="language-suggestion">
+                        {format!("Your documents read as {label}. ")}
+                        <button type="button" class="link" on:click=move |_| draft.update(|d| d.search_language = language.clone())>{format!("Use {label}")}</button>
+                    </p>
+                }
+            })}
+            <Show when=switching>
+                <p class="rounded border border-amber-300 bg-amber-50 dark:bg-amber-950/40 p-2 text-xs" role="status" data-testid="language-status">
+                    {move || format!(
+                        "Re-indexing keyword search in {}; it uses {} until that is done.",
+                        search_language_label(&saved.with(|s| s.search_language.clone())),
+                        search_language_label(&index.with(|i| i.keyword_language.clone())),
+                    )}
+                </p>
+            </Show>
+            <FieldError error id="bot-search_language-error".to_string() />
         </div>
     }
 }

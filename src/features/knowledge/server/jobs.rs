@@ -1,8 +1,9 @@
 //! The background loop of each ingestion worker: new and changed documents first (people wait
-//! for them), then bots being re-indexed, then vectors a remote store must forget. It stops
+//! for them), then bots being re-indexed (another embedding model, then another keyword
+//! language), then vectors a remote store must forget. It stops
 //! taking work when the process shuts down and gives back the job it holds.
 
-use super::{reindex, worker};
+use super::{language, reindex, worker};
 use crate::providers::Providers;
 use crate::features::knowledge::server::settings::KnowledgeSettings;
 use crate::server::shutdown::Shutdown;
@@ -14,6 +15,10 @@ pub async fn run(db: PgPool, settings: KnowledgeSettings, providers: Providers, 
     while !shutdown.is_requested() {
         let work = match worker::run_once_until(&db, &settings, &providers, &worker, &shutdown).await {
             Ok(false) => reindex::run_once(&db, &providers, settings.lease_secs).await,
+            other => other,
+        };
+        let work = match work {
+            Ok(false) => language::run_once(&db).await,
             other => other,
         };
         let work = match work {
