@@ -20,22 +20,22 @@ pub fn WhyThisAnswer(message_id: Uuid) -> impl IntoView {
             "Why this answer?"
         </button>
         <Show when=move || open.get()>
-            <TraceDialog message_id open />
+            <Suspense>{move || Suspend::new(async move { trace_dialog(message_id, open).await })}</Suspense>
         </Show>
     }
 }
 
 #[component]
 fn TraceDialog(message_id: Uuid, open: RwSignal<bool>) -> impl IntoView {
-    let trace = RwSignal::new(None::<Result<AnswerTrace, AppError>>);
+    let trace = Resource::new(|| (), move |_| load_answer_trace(message_id.to_string()));
     let close = NodeRef::<html::Button>::new();
+    // Focused once the dialog is in the document (it mounts after its chunk has loaded).
     Effect::new(move |_| {
         if let Some(button) = close.get() {
-            let _ = button.focus();
+            request_animation_frame(move || {
+                let _ = button.focus();
+            });
         }
-    });
-    Effect::new(move |_| {
-        spawn_local(async move { trace.set(Some(load_answer_trace(message_id.to_string()).await)) });
     });
     view! {
         <div class="fixed inset-0 z-50 flex justify-end bg-slate-950/50" on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }>
@@ -44,14 +44,24 @@ fn TraceDialog(message_id: Uuid, open: RwSignal<bool>) -> impl IntoView {
                     <h2 id="trace-title" class="text-xl font-semibold">"Why this answer?"</h2>
                     <button type="button" class="btn-ghost ml-auto" node_ref=close on:click=move |_| open.set(false)>"Close"</button>
                 </div>
-                {move || match trace.get() {
-                    None => view! { <p class="text-slate-500">"Loading the trace…"</p> }.into_any(),
-                    Some(Err(e)) => view! { <p class="text-red-700 dark:text-red-400" role="alert">{e.to_string()}</p> }.into_any(),
-                    Some(Ok(t)) => view! { <TraceBody trace=t message_id /> }.into_any(),
-                }}
+                <Suspense fallback=|| view! { <p class="text-slate-500">"Loading the trace…"</p> }>
+                    {move || Suspend::new(async move {
+                        match trace.await {
+                            Ok(trace) => view! { <TraceBody trace message_id /> }.into_any(),
+                            Err(e) => view! { <p class="text-red-700 dark:text-red-400" role="alert">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
             </div>
         </div>
     }
+}
+
+/// The dialog is a WASM chunk of its own (`cargo leptos build --split`), fetched the first
+/// time an owner opens a trace: most visits to the chat and Conversations never do.
+#[leptos::lazy]
+fn trace_dialog(message_id: Uuid, open: RwSignal<bool>) -> AnyView {
+    view! { <TraceDialog message_id open /> }.into_any()
 }
 
 #[component]
