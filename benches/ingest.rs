@@ -15,9 +15,8 @@ use chatsphere::features::knowledge::server::store::{self, NewDocument};
 use chatsphere::features::knowledge::server::worker;
 use chatsphere::providers::vectors::postgres::PgVectorStore;
 use chatsphere::providers::embed::Embedder;
-use chatsphere::providers::vectors::{to_bytes, VectorStore};
+use chatsphere::providers::vectors::VectorStore;
 use rand::Rng;
-use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use std::io::Write;
 use std::time::Instant;
 

@@ -2,6 +2,8 @@
 //! product and are not used for tuning). All 5,183 abstracts go through the real pipeline into
 //! one bot; each claim is searched by keyword, by vector and fused, and nDCG@10, recall@10 and
 //! recall@100 are printed at the document level (a document ranks where its best chunk ranks).
+//! "fused" fuses the lists 300 deep; "fused, chat depth" fuses them as deep as chat reads them
+//! (what answers see); "reciprocal rank" is the fusion used before relative scores, for comparison.
 //!
 //!   source ./db.sh && cargo bench --features ssr --bench scifact
 //! Options (environment): SCIFACT_LIMIT=N claims, SCIFACT_WEIGHT=w keyword weight (default the
@@ -12,7 +14,6 @@ mod common;
 use chatsphere::features::knowledge::server::search::{self, fuse};
 use chatsphere::features::knowledge::server::store::{self, NewDocument};
 use chatsphere::features::knowledge::server::worker;
-use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -55,17 +56,22 @@ async fn main() {
     let weight: f32 = std::env::var("SCIFACT_WEIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(default_weight);
     let queries: Vec<_> = common::jsonl(&dir.join("queries-train.jsonl")).into_iter().filter(|q| qrels.contains_key(q["_id"].as_str().unwrap())).take(limit).collect();
 
-    let mut totals = [[0.0f64; 3]; 3]; // [keyword, vector, fused] × [ndcg@10, r@10, r@100]
+    let chat_depth = search::depth(20);
+    let methods = ["keyword", "vector", "fused", "fused, chat depth", "reciprocal rank"];
+    let mut totals = [[0.0f64; 3]; 5]; // methods × [ndcg@10, r@10, r@100]
     let mut latencies = Vec::new();
     for q in &queries {
         let relevant = &qrels[q["_id"].as_str().unwrap()];
         let t = Instant::now();
         let (keyword, vector) = search::candidates(&db, &providers, owner.bot, q["text"].as_str().unwrap(), 300).await.unwrap();
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-        let keyword: Vec<i64> = keyword.iter().map(|(id, _)| *id).collect();
-        let vector: Vec<i64> = vector.iter().map(|h| h.chunk_id).collect();
-        let fused: Vec<i64> = fuse(&keyword, &vector, weight).into_iter().map(|(id, _)| id).collect();
-        for (i, list) in [keyword, vector, fused].iter().enumerate() {
+        let vector: Vec<(i64, f32)> = vector.iter().map(|h| (h.chunk_id, h.score)).collect();
+        let ids = |list: Vec<(i64, f32)>| list.into_iter().map(|(id, _)| id).collect::<Vec<i64>>();
+        let fused = ids(fuse(&keyword, &vector, weight));
+        let (kd, vd) = (keyword.len().min(chat_depth), vector.len().min(chat_depth));
+        let shallow = ids(fuse(&keyword[..kd], &vector[..vd], weight));
+        let rrf = reciprocal_rank(&ids(keyword.clone()), &ids(vector.clone()), weight);
+        for (i, list) in [ids(keyword), ids(vector), fused, shallow, rrf].iter().enumerate() {
             let docs = documents(list, &doc_of);
             totals[i][0] += ndcg_at(&docs, relevant, 10);
             totals[i][1] += recall_at(&docs, relevant, 10);
@@ -75,11 +81,24 @@ async fn main() {
     latencies.sort_by(f64::total_cmp);
     let n = queries.len() as f64;
     println!("SciFact training claims: {} (keyword weight {weight:.2} for fused)", queries.len());
-    println!("{:<8} {:>8} {:>10} {:>11}", "method", "nDCG@10", "recall@10", "recall@100");
-    for (name, t) in ["keyword", "vector", "fused"].iter().zip(totals) {
-        println!("{name:<8} {:>8.4} {:>10.4} {:>11.4}", t[0] / n, t[1] / n, t[2] / n);
+    println!("{:<18} {:>8} {:>10} {:>11}", "method", "nDCG@10", "recall@10", "recall@100");
+    for (name, t) in methods.iter().zip(totals) {
+        println!("{name:<18} {:>8.4} {:>10.4} {:>11.4}", t[0] / n, t[1] / n, t[2] / n);
     }
     println!("candidate retrieval (embed query + both lists, 300 deep): p50 {:.1} ms, p95 {:.1} ms", common::percentile(&latencies, 0.5), common::percentile(&latencies, 0.95));
+}
+
+/// Weighted reciprocal rank fusion (k = 60, Cormack et al.), the fusion before relative scores.
+fn reciprocal_rank(keyword: &[i64], vector: &[i64], keyword_weight: f32) -> Vec<i64> {
+    let mut fused: HashMap<i64, f32> = HashMap::new();
+    for (list, weight) in [(keyword, keyword_weight), (vector, 1.0 - keyword_weight)] {
+        for (rank, id) in list.iter().enumerate() {
+            *fused.entry(*id).or_default() += weight / (61.0 + rank as f32);
+        }
+    }
+    let mut out: Vec<(i64, f32)> = fused.into_iter().collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out.into_iter().map(|(id, _)| id).collect()
 }
 
 /// Chunk ranking → document ranking, each document at its best chunk's place.

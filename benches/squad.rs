@@ -10,11 +10,10 @@
 mod common;
 
 use chatsphere::features::bots::BotSettings;
-use chatsphere::features::chat::server::answer::{request, retrieve};
+use chatsphere::features::chat::server::answer::{request, retrieve_query};
 use chatsphere::features::knowledge::server::store::{self, NewDocument};
 use chatsphere::features::knowledge::server::worker;
 use chatsphere::providers::llm::extractive::compose;
-use chatsphere::features::knowledge::server::settings::KnowledgeSettings;
 use std::time::Instant;
 
 /// SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces.
@@ -66,7 +65,7 @@ async fn main() {
     let t = Instant::now();
     for q in qa.iter().step_by(every.max(1)) {
         let question = q["question"].as_str().unwrap();
-        let found = retrieve(&db, &providers, owner.bot, &s, question, &[]).await.unwrap();
+        let found = retrieve_query(&db, &providers, owner.bot, &s, question.to_owned()).await.unwrap();
         let context = format!("{}.md", q["context_id"].as_str().unwrap());
         let text = if found.passages.is_empty() {
             None

@@ -153,7 +153,7 @@ async fn an_answer_streams_with_citations_and_is_kept_with_its_metadata(db: PgPo
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn retrieval_fuses_both_searches_then_filters_by_relevance_and_keeps_top_k(db: PgPool) {
-    use chatsphere::features::chat::server::answer::retrieve;
+    use chatsphere::features::chat::server::answer::retrieve_query;
     let s = owner_with_knowledge(&db, app(db.clone())).await;
     let (bot_id, bot) = {
         let owner: Uuid = sqlx::query_scalar("SELECT owner_id FROM bots").fetch_one(&db).await.unwrap();
@@ -162,22 +162,22 @@ async fn retrieval_fuses_both_searches_then_filters_by_relevance_and_keeps_top_k
     let providers = common::providers(&db);
     let mut settings = bot.settings.clone();
     settings.min_relevance = 0.0;
-    let all = retrieve(&db, &providers, bot_id, &settings, "Which plan gives me shore power?", &[]).await.unwrap();
+    let all = retrieve_query(&db, &providers, bot_id, &settings, "Which plan gives me shore power?".into()).await.unwrap();
     assert!(all.passages.len() >= 2, "{}", all.passages.len());
     assert!(all.passages[0].0.text.contains("shore power"), "the passage both searches rank first leads");
     assert!(all.passages[0].1.is_some() && all.passages[0].2.is_some(), "it carries its keyword and vector scores");
     assert!(all.passages.iter().enumerate().all(|(i, p)| p.0.n as usize == i + 1), "numbered in order");
 
     // A question in other words than the text is still found by meaning.
-    let meaning = retrieve(&db, &providers, bot_id, &settings, "boat trips to the isle", &[]).await.unwrap();
+    let meaning = retrieve_query(&db, &providers, bot_id, &settings, "boat trips to the isle".into()).await.unwrap();
     assert!(meaning.passages[0].0.text.contains("Ferries"), "{:?}", meaning.passages[0].0.text);
 
     settings.top_k = 1;
-    assert_eq!(retrieve(&db, &providers, bot_id, &settings, "Which plan gives me shore power?", &[]).await.unwrap().passages.len(), 1);
+    assert_eq!(retrieve_query(&db, &providers, bot_id, &settings, "Which plan gives me shore power?".into()).await.unwrap().passages.len(), 1);
 
     settings.top_k = 6;
     settings.min_relevance = 0.99;
-    let strict = retrieve(&db, &providers, bot_id, &settings, "Which plan gives me shore power?", &[]).await.unwrap();
+    let strict = retrieve_query(&db, &providers, bot_id, &settings, "Which plan gives me shore power?".into()).await.unwrap();
     assert!(strict.passages.is_empty(), "nothing is that similar");
     assert!(strict.best.unwrap() > 0.3 && strict.best.unwrap() < 0.99, "the best score is still recorded: {:?}", strict.best);
 }

@@ -6,10 +6,10 @@
 
 mod common;
 
-use chatsphere_fakes::gemini::FakeGemini;
+use chatsphere_fakes::gemini::{FakeGemini, Reply};
 use chatsphere_fakes::pinecone::FakePinecone;
 use chatsphere::features::bots::server as bots;
-use chatsphere::features::chat::{ChatEvent, FinishReason};
+use chatsphere::features::chat::{ChatEvent, FinishReason, QueryRewrite};
 use chatsphere::features::knowledge::server::store::{self as documents, NewDocument};
 use chatsphere::features::knowledge::server::{reindex, worker};
 use chatsphere::features::bots::ModelChoice;
@@ -96,7 +96,12 @@ async fn ingest(c: &Cloud, db: &PgPool, o: &Owner, name: &str, text: &str) -> Uu
 }
 
 async fn ask(c: &Cloud, o: &Owner, question: &str) -> (String, Vec<ChatEvent>) {
-    let body = [("bot_id", o.bot.as_str()), ("conversation_id", ""), ("text", question)].iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+    ask_in(c, o, "", question).await
+}
+
+/// `ask` in a conversation ("" starts one).
+async fn ask_in(c: &Cloud, o: &Owner, conversation: &str, question: &str) -> (String, Vec<ChatEvent>) {
+    let body = [("bot_id", o.bot.as_str()), ("conversation_id", conversation), ("text", question)].iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
     let request = Request::post("/api/chat/send")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::HOST, "127.0.0.1:3000")
@@ -179,6 +184,66 @@ async fn a_bot_on_gemini_and_pinecone_answers_with_citations_from_its_own_namesp
     assert!(bobs.status == http::StatusCode::NOT_FOUND && bobs.body.contains("NotFound"), "{} {}", bobs.status, bobs.body);
     let query_embedding = c.gemini.requests().into_iter().rfind(|r| r.method == "batchEmbedContents").unwrap();
     assert_eq!(query_embedding.body["requests"][0]["taskType"], "RETRIEVAL_QUERY");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn gemini_rewrites_a_follow_up_before_it_is_searched_and_a_failed_rewrite_falls_back(db: PgPool) {
+    let c = cloud(&db).await;
+    let ada = owner(&c, &db, "ada@example.com").await;
+    ingest(&c, &db, &ada, "guide.md", HARBOUR).await;
+    let start = || async {
+        let (_, events) = ask(&c, &ada, "Where are berth fees paid?").await;
+        let Some(ChatEvent::Started { conversation, .. }) = events.first() else { panic!("{events:?}") };
+        conversation.id.to_string()
+    };
+    let conversation = start().await;
+    let trace_of = |id: Uuid| {
+        let (app, cookie) = (c.app.clone(), ada.cookie.clone());
+        async move {
+            let reply = call(&app, "chat/trace", &[("message_id", &id.to_string())], Some(ORIGIN), Some(&cookie)).await;
+            serde_json::from_str::<chatsphere::features::chat::AnswerTrace>(&reply.body).unwrap().retrieval.unwrap()
+        }
+    };
+
+    // A follow-up: the model is asked for a standalone question first, with the conversation.
+    c.gemini.script([Reply::text(&["When does the ", "harbour office close?"])]);
+    let before = c.gemini.requests().len();
+    let (text, events) = ask_in(&c, &ada, &conversation, "And when does it close?").await;
+    let calls: Vec<_> = c.gemini.requests()[before..].iter().filter(|r| r.method == "streamGenerateContent").cloned().collect();
+    assert_eq!(calls.len(), 2, "the rewrite, then the answer");
+    let rules = calls[0].body["systemInstruction"]["parts"][0]["text"].as_str().unwrap();
+    assert!(rules.contains("standalone question"), "{rules}");
+    let turns = calls[0].body["contents"].as_array().unwrap();
+    assert!(turns.len() == 3 && text_of(&turns[0]).contains("berth fees") && text_of(&turns[2]) == "And when does it close?", "{turns:?}");
+    let done = answer(&events);
+    let searched: String = sqlx::query_scalar("SELECT retrieval_query FROM messages WHERE id = $1").bind(done.id).fetch_one(&db).await.unwrap();
+    assert_eq!(searched, "When does the harbour office close?");
+    assert!(done.sources[0].text.contains("closes at 6 pm"), "the rewritten question found the closing time: {text} {:?}", done.sources);
+    let trace = trace_of(done.id).await;
+    assert!(matches!(&trace.rewrite, Some(QueryRewrite::Model { provider, .. }) if provider == "gemini"), "{:?}", trace.rewrite);
+    assert_eq!(trace.query, searched);
+
+    // The model failing (a refused request) or answering instead of rewriting: the follow-up
+    // is searched joined to the question before, and the answer still comes.
+    for reply in [Reply::Error { status: 400, body: json!({"error": {"code": 400, "message": "Bad request", "status": "INVALID_ARGUMENT"}}) }, Reply::text(&["It closes at 6 pm.\n", "Anything else?"])] {
+        let conversation = start().await;
+        c.gemini.script([reply]);
+        let (_, events) = ask_in(&c, &ada, &conversation, "And when does it close?").await;
+        let done = answer(&events);
+        assert_eq!(done.finish_reason, Some(FinishReason::Stop), "{done:?}");
+        let trace = trace_of(done.id).await;
+        assert_eq!(trace.query, "Where are berth fees paid? And when does it close?");
+        assert!(matches!(&trace.rewrite, Some(QueryRewrite::Joined { reason: Some(_) })), "{:?}", trace.rewrite);
+    }
+
+    // A question that stands on its own is not sent for rewriting.
+    let before = c.gemini.requests().len();
+    ask_in(&c, &ada, &conversation, "How often do ferries leave for the island?").await;
+    assert_eq!(c.gemini.requests()[before..].iter().filter(|r| r.method == "streamGenerateContent").count(), 1);
+}
+
+fn text_of(content: &serde_json::Value) -> String {
+    content["parts"].as_array().into_iter().flatten().filter_map(|p| p["text"].as_str()).collect()
 }
 
 fn first_sentence(events: &[ChatEvent]) -> String {

@@ -33,7 +33,10 @@ pub async fn fresh_db(name: &str) -> PgPool {
 pub async fn existing_db(name: &str) -> PgPool {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (run `source ./db.sh` first)");
     let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
-    PgPoolOptions::new().max_connections(8).connect(&format!("{base}/{name}")).await.expect("run once without reuse first")
+    let db = PgPoolOptions::new().max_connections(8).connect(&format!("{base}/{name}")).await.expect("run once without reuse first");
+    // An earlier run's data under today's schema.
+    MIGRATOR.run(&db).await.unwrap();
+    db
 }
 
 /// The bot of an earlier run's database.

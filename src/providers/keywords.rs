@@ -13,10 +13,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// BM25's term-frequency saturation and length normalisation, the usual defaults (Robertson
-/// and Zaragoza; Lucene and Elasticsearch use the same).
+/// BM25's term-frequency saturation (the usual 1.2 of Robertson and Zaragoza, Lucene and
+/// Elasticsearch) and length normalisation: 0.5 rather than the usual 0.75, since chunks are
+/// already cut to similar lengths. SciFact training claims, keyword nDCG@10: b 0.75 0.691,
+/// 0.5 0.696; k1 0.9 / b 0.4 (Anserini's BEIR setting) 0.696; k1 1.5 0.690.
 const K1: f32 = 1.2;
-const B: f32 = 0.75;
+const B: f32 = 0.5;
 
 /// Every bot's keyword index, LRU within a byte budget.
 pub struct KeywordIndexes {

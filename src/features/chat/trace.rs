@@ -55,12 +55,25 @@ pub struct TracePrompt {
     pub user: String,
 }
 
+/// How a follow-up question was made searchable.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum QueryRewrite {
+    /// The bot's model rewrote it as a standalone question, in `ms`.
+    Model { provider: String, model: String, ms: f32 },
+    /// Joined to the previous question: the bot's model does not rewrite (offline), or
+    /// `reason` it could not.
+    Joined { reason: Option<String> },
+}
+
 /// What is stored with an answer once its retrieval is done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RetrievalTrace {
-    /// The text searched: the question, or the question joined to the previous one when it
-    /// reads as a follow-up.
+    /// The text searched: the question, or for a follow-up its rewrite (`rewrite`).
     pub query: String,
+    /// `None`: the question was searched as asked (or the trace predates rewrites).
+    #[serde(default)]
+    pub rewrite: Option<QueryRewrite>,
     /// The bot's settings when it answered.
     pub min_relevance: f32,
     pub top_k: u32,
@@ -84,6 +97,18 @@ pub struct AnswerTrace {
     pub retrieval: Option<RetrievalTrace>,
     /// Estimated from the model's configured prices, when it has them.
     pub cost: Option<f64>,
+}
+
+impl RetrievalTrace {
+    /// How the searched text came from the question, in words; `None` when it is the question.
+    pub fn rewrite_note(&self, question: &str) -> Option<String> {
+        match &self.rewrite {
+            Some(QueryRewrite::Model { provider, model, ms }) => Some(format!("a follow-up, rewritten as a standalone question by {provider}/{model} in {ms:.0} ms")),
+            Some(QueryRewrite::Joined { reason: None }) => Some("a follow-up, joined to the question before (the offline model does not rewrite)".into()),
+            Some(QueryRewrite::Joined { reason: Some(r) }) => Some(format!("a follow-up, joined to the question before: the model could not rewrite it ({r})")),
+            None => (self.query != question).then(|| "a follow-up: joined to the question before".into()),
+        }
+    }
 }
 
 impl Verdict {

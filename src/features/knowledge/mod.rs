@@ -109,7 +109,9 @@ pub struct KeywordHit {
 }
 
 /// A passage found by the bot's hybrid retrieval, with each list's score: keyword (0–1, full
-/// text rank), vector (cosine similarity) and the fused rank score (1 = first in both lists).
+/// BM25 over its most for the question), vector (cosine similarity) and the fused score (each
+/// list's scores rescaled between its worst and best hit, weighted by the balance: 1 = first in
+/// both lists).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchHit {
     pub chunk: ChunkView,

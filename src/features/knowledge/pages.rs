@@ -330,7 +330,7 @@ fn Playground(bot_id: Memo<String>) -> impl IntoView {
                                 {(!h.chunk.heading_path.is_empty()).then(|| format!(" · {}", h.chunk.heading_path))}
                             </p>
                             <p class="text-xs text-slate-500 mb-1 flex gap-3" data-testid="playground-scores">
-                                <span title="Fused rank score: 1 = first by both keyword and meaning">"fused " {format!("{:.3}", h.fused)}</span>
+                                <span title="Fused score: 1 = first by both keyword and meaning">"fused " {format!("{:.3}", h.fused)}</span>
                                 <span title="Keyword (BM25) score, 0–1: the share of the question's weight this passage matches">"keyword " {h.keyword.map(|s| format!("{s:.3}")).unwrap_or_else(|| "–".into())}</span>
                                 <span title="Cosine similarity of meaning, −1–1">"vector " {h.vector.map(|s| format!("{s:.3}")).unwrap_or_else(|| "–".into())}</span>
                             </p>

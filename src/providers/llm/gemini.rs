@@ -27,6 +27,10 @@ impl Llm for GeminiLlm {
         "gemini"
     }
 
+    fn rewrites_questions(&self) -> bool {
+        true
+    }
+
     fn stream(&self, request: LlmRequest) -> LlmStream {
         let protocol = Stream {
             url: format!("{}?alt=sse", self.config.url(&request.model, "streamGenerateContent")),

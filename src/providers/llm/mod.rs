@@ -93,6 +93,11 @@ pub trait Llm: Send + Sync {
     /// The provider name bots refer to ("offline", "gemini", …).
     fn provider(&self) -> &str;
     fn stream(&self, request: LlmRequest) -> LlmStream;
+    /// Whether it follows instructions well enough to rewrite a follow-up question as a
+    /// standalone one (generative models); the offline extract does not.
+    fn rewrites_questions(&self) -> bool {
+        false
+    }
 }
 
 /// About four characters per token for English under the common BPE vocabularies; used for

@@ -39,6 +39,10 @@ impl Llm for OpenAiLlm {
         &self.config.name
     }
 
+    fn rewrites_questions(&self) -> bool {
+        true
+    }
+
     fn stream(&self, request: LlmRequest) -> LlmStream {
         let protocol = Stream { body: body(&request), config: self.config.clone(), usage: None, finish: None };
         sse::spawn(self.client.clone(), protocol, self.config.backoff.clone(), "the model server")

@@ -101,7 +101,7 @@ fn TraceBody(trace: AnswerTrace, message_id: Uuid) -> impl IntoView {
             <p><span class="text-slate-500">"Question: "</span><span data-testid="trace-question">{trace.question.clone()}</span></p>
             {trace.retrieval.as_ref().map(|r| view! {
                 <p><span class="text-slate-500">"Searched for: "</span><span data-testid="trace-query">{r.query.clone()}</span>
-                    {(r.query != trace.question).then(|| view! { <span class="text-slate-500">" (a follow-up: joined to the question before)"</span> })}
+                    {r.rewrite_note(&trace.question).map(|note| view! { <span class="text-slate-500" data-testid="trace-rewrite">{format!(" ({note})")}</span> })}
                 </p>
             })}
             <p data-testid="trace-outcome">{outcome}</p>

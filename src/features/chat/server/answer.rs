@@ -6,10 +6,11 @@
 use super::store::{self, Outcome, Retrieval};
 use super::live::{Halt, LiveAnswer};
 use super::prompt;
+use super::rewrite;
 use super::trace;
 use crate::error::AppError;
 use crate::features::bots::{Bot, BotSettings};
-use crate::features::chat::{ChatEvent, ConversationSummary, FinishReason, MessageView, RetrievalTrace, SourceView, TraceCandidate, Verdict};
+use crate::features::chat::{ChatEvent, ConversationSummary, FinishReason, MessageView, QueryRewrite, RetrievalTrace, SourceView, TraceCandidate, Verdict};
 use crate::features::knowledge::server::search::{self, SearchBot};
 use crate::features::knowledge::{SearchHit, SearchTimings};
 use crate::providers::llm::{LlmError, LlmEvent, LlmRequest, Passage, Turn};
@@ -17,7 +18,7 @@ use crate::providers::Providers;
 use crate::server::state::AppState;
 use futures::{Stream, StreamExt};
 use sqlx::PgPool;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
@@ -181,15 +182,20 @@ async fn keep(state: AppState, answer: Uuid, mut written: watch::Receiver<String
 /// for the trace every candidate with its verdict and where the time went.
 pub struct Retrieved {
     pub query: String,
+    /// How a follow-up was made searchable (`None`: searched as asked).
+    pub rewrite: Option<QueryRewrite>,
     pub passages: Vec<(SourceView, Option<f32>, Option<f32>)>,
     pub best: Option<f32>,
     pub candidates: Vec<TraceCandidate>,
     pub timings: SearchTimings,
 }
 
-/// Hybrid retrieval for a question (joined to the previous one when it reads as a follow-up).
-pub async fn retrieve(db: &PgPool, providers: &Providers, bot_id: Uuid, s: &BotSettings, question: &str, history: &[Turn]) -> Result<Retrieved, AppError> {
-    retrieve_query(db, providers, bot_id, s, prompt::retrieval_query(question, history)).await
+/// Hybrid retrieval for a question; a follow-up is first made standalone (`rewrite`), by the
+/// bot's model within `rewrite_deadline` when it has one.
+pub async fn retrieve(db: &PgPool, providers: &Providers, bot_id: Uuid, s: &BotSettings, question: &str, history: &[Turn], rewrite_deadline: Duration) -> Result<Retrieved, AppError> {
+    let (query, how) = rewrite::search_query(providers, s, question, history, rewrite_deadline).await;
+    let found = retrieve_query(db, providers, bot_id, s, query).await?;
+    Ok(Retrieved { rewrite: how, ..found })
 }
 
 /// Hybrid retrieval of `query`: vector and keyword lists fused by the bot's balance, filtered
@@ -243,7 +249,7 @@ pub async fn retrieve_query(db: &PgPool, providers: &Providers, bot_id: Uuid, s:
             passages.push((source, h.keyword, h.vector));
         }
     }
-    Ok(Retrieved { query, passages, best, candidates, timings })
+    Ok(Retrieved { query, rewrite: None, passages, best, candidates, timings })
 }
 
 /// The request the bot's model gets for a question.
@@ -271,7 +277,8 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Recei
         Some(given) => given.clone(),
         None => store::history(db, ask.conversation.id, ask.question.id).await.map_err(stored)?,
     };
-    let found = retrieve(db, &state.providers, ask.bot_id, s, &ask.question.content, &history)
+    let rewrite_deadline = Duration::from_millis(state.settings.chat.rewrite_timeout_ms);
+    let mut found = retrieve(db, &state.providers, ask.bot_id, s, &ask.question.content, &history, rewrite_deadline)
         .await
         .map_err(|_| "Searching the bot's knowledge failed; try again.".to_string())?;
     // Built before anything is stored, so the trace keeps exactly what the model is sent.
@@ -279,10 +286,11 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Recei
     let prompt = (!only_fallback).then(|| request(s, &ask.question.content, &history, state.settings.chat.history_tokens, &found.passages));
     let record = state.settings.chat.keep_traces.then(|| RetrievalTrace {
         query: found.query.clone(),
+        rewrite: found.rewrite.clone(),
         min_relevance: s.min_relevance,
         top_k: s.top_k,
         keyword_weight: s.keyword_weight,
-        candidates: found.candidates.clone(),
+        candidates: std::mem::take(&mut found.candidates),
         timings: found.timings,
         prompt: prompt.as_ref().map(trace::prompt_of),
     });

@@ -1,5 +1,5 @@
 //! What the model is given: the persona with the answering rules, the conversation trimmed to
-//! a token budget, and the question rewritten for retrieval when it leans on earlier turns.
+//! a token budget, and whether a question leans on earlier turns.
 
 use crate::providers::llm::extractive::terms;
 use crate::providers::llm::{estimate_tokens, Speaker, Turn};
@@ -45,23 +45,19 @@ const REFERRING: &[&str] = &[
     "ones", "same", "such", "former", "latter", "else",
 ];
 
-/// The text searched for `question`. A follow-up ("and how much does it cost?") is searched
-/// together with the previous question, so what "it" means is found too.
-pub fn retrieval_query(question: &str, history: &[Turn]) -> String {
-    let Some(previous) = history.iter().rev().find(|t| t.speaker == Speaker::User) else {
-        return question.trim().to_owned();
-    };
+/// A follow-up ("and how much does it cost?") joined to the previous question, so what "it"
+/// means is searched too; `None` when the question stands on its own (or has nothing before
+/// it). The offline way to search a follow-up, and the sign that a model should rewrite it
+/// (`rewrite`).
+pub fn joined_follow_up(question: &str, history: &[Turn]) -> Option<String> {
+    let previous = history.iter().rev().find(|t| t.speaker == Speaker::User)?;
     let lower = question.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let refers_back = words.iter().any(|w| REFERRING.contains(w))
         || words.first().is_some_and(|w| matches!(*w, "and" | "also" | "but"))
         || lower.starts_with("what about")
         || lower.starts_with("how about");
-    if refers_back || terms(question).len() < 2 {
-        format!("{} {}", previous.text.trim(), question.trim())
-    } else {
-        question.trim().to_owned()
-    }
+    (refers_back || terms(question).len() < 2).then(|| format!("{} {}", previous.text.trim(), question.trim()))
 }
 
 /// A conversation's title: its first question, on one line, shortened at a word.
@@ -101,11 +97,11 @@ mod tests {
     #[test]
     fn follow_ups_are_searched_with_the_previous_question() {
         let history = vec![turn(Speaker::User, "What does the premium plan include?"), turn(Speaker::Assistant, "Backups [1].")];
-        assert_eq!(retrieval_query("How much does it cost?", &history), "What does the premium plan include? How much does it cost?");
-        assert_eq!(retrieval_query("And refunds?", &history), "What does the premium plan include? And refunds?");
+        assert_eq!(joined_follow_up("How much does it cost?", &history).as_deref(), Some("What does the premium plan include? How much does it cost?"));
+        assert_eq!(joined_follow_up("And refunds?", &history).as_deref(), Some("What does the premium plan include? And refunds?"));
         // A question that stands on its own is searched as asked.
-        assert_eq!(retrieval_query("Where is the harbour office located?", &history), "Where is the harbour office located?");
-        assert_eq!(retrieval_query("How much does it cost?", &[]), "How much does it cost?");
+        assert_eq!(joined_follow_up("Where is the harbour office located?", &history), None);
+        assert_eq!(joined_follow_up("How much does it cost?", &[]), None);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! What an operator can tune about answering: history, limits, checkpoints, traces.
+//! What an operator can tune about answering: history, limits, checkpoints, traces, rewrites.
 
 use serde::Deserialize;
 
@@ -21,10 +21,13 @@ pub struct ChatSettings {
     /// Keep each answer's trace for its owner ("Why this answer?": every candidate passage, the
     /// prompt, the timings). Off, nothing is written beyond the answer and its sources.
     pub keep_traces: bool,
+    /// How long the bot's model may take to rewrite a follow-up question as a standalone one
+    /// before it is searched joined to the previous question instead.
+    pub rewrite_timeout_ms: u64,
 }
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        Self { history_tokens: 1500, question_max_chars: 4000, answers_per_day: 2000, checkpoint_millis: 1000, answer_lease_secs: 10, keep_traces: true }
+        Self { history_tokens: 1500, question_max_chars: 4000, answers_per_day: 2000, checkpoint_millis: 1000, answer_lease_secs: 10, keep_traces: true, rewrite_timeout_ms: 4000 }
     }
 }

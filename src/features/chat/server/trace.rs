@@ -83,6 +83,7 @@ pub async fn rerun(state: &AppState, owner: Uuid, message: Uuid) -> Result<Retri
     let found = retrieve_query(&state.db, &state.providers, bot_id, s, query).await?;
     Ok(RetrievalTrace {
         query: found.query,
+        rewrite: None,
         min_relevance: s.min_relevance,
         top_k: s.top_k,
         keyword_weight: s.keyword_weight,
