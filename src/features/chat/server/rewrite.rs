@@ -3,7 +3,7 @@
 //! as a standalone one from the conversation; otherwise (the offline model), or when the
 //! model fails or is slow, the question is searched together with the previous one.
 //!
-//! Only questions that read as follow-ups are rewritten (`prompt::leans_on_history`): asking
+//! Only questions that read as follow-ups are rewritten (`prompt::joined_follow_up`): asking
 //! the model costs a round trip before the answer's first word, which a standalone question
 //! should not pay.
 

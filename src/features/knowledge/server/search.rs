@@ -79,7 +79,8 @@ pub async fn keyword(db: &PgPool, providers: &Providers, owner: Uuid, bot_public
 /// first in both lists scores 1.0. Unlike reciprocal rank it keeps how far apart hits are
 /// (a clear winner stays ahead of near ties), and unlike raw scores it does not depend on an
 /// embedding model's similarity range (Gemini's cosines sit higher than MiniLM's). SciFact
-/// training claims, nDCG@10 at the product's depth: reciprocal rank (k = 60) 0.719, this 0.732.
+/// training claims, nDCG@10 with lists 300 deep: reciprocal rank (k = 60) 0.719, this 0.737
+/// (0.732 at chat's depth of 80).
 pub fn fuse(keyword: &[(i64, f32)], vector: &[(i64, f32)], keyword_weight: f32) -> Vec<(i64, f32)> {
     let mut fused: HashMap<i64, f32> = HashMap::new();
     for (list, weight) in [(keyword, keyword_weight), (vector, 1.0 - keyword_weight)] {
