@@ -45,10 +45,14 @@ pub async fn first_owner(db: &PgPool) -> Owner {
     Owner { user, bot_public_id, bot }
 }
 
+/// The local model as deployed by default; `EMBED_INT8=0` or `1` overrides its precision.
 pub fn embedder() -> Arc<LocalEmbedder> {
-    let s = EmbeddingSettings::default();
+    let mut s = EmbeddingSettings::default();
+    if let Some(v) = std::env::var_os("EMBED_INT8") {
+        s.int8 = v != "0";
+    }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&s.model_dir);
-    Arc::new(LocalEmbedder::load(&dir, s.threads, s.batch_size).expect("the local model (./setup.sh installs it)"))
+    Arc::new(LocalEmbedder::load(&dir, s.threads, s.batch_size, s.int8).expect("the local model (./setup.sh installs it)"))
 }
 
 pub fn providers(db: &PgPool, embedder: Arc<LocalEmbedder>) -> Providers {

@@ -41,7 +41,10 @@ fn exp(x: f32) -> f32 {
     p = p * r + 0.166_666_65;
     p = p * r + 0.5;
     let e = p * r * r + r + 1.0;
-    e * f32::from_bits(((n as i32 + 127) << 23) as u32)
+    // 2^n from n's bits: adding 1.5·2²³ leaves the integer n in the low mantissa bits. (`n as
+    // i32` would be a saturating cast, which the compiler does lane by lane.)
+    let n = ((n + 12_582_912.0).to_bits() as i32).wrapping_sub(0x4B40_0000);
+    e * f32::from_bits((n.wrapping_add(127) << 23) as u32)
 }
 
 /// erf(x) with an absolute error under 1.5e-7 (Abramowitz & Stegun 7.1.26).
@@ -51,6 +54,20 @@ fn erf(x: f32) -> f32 {
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
     let poly = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_74) * t + 0.254_829_6) * t;
     (1.0 - poly * exp(-a * a)).copysign(x)
+}
+
+/// The largest value (lane-wise, so it vectorises; `f32::max` in a fold does not).
+#[inline(always)]
+fn max(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    acc.iter().fold(tail, |m, &v| m.max(v))
 }
 
 #[inline(always)]
@@ -79,7 +96,7 @@ multiversion! {
     /// Softmax of each `width`-long row of `xs`, in place.
     pub fn softmax_rows(xs: &mut [f32], width: usize) {
         for row in xs.chunks_exact_mut(width) {
-            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let max = max(row);
             for v in row.iter_mut() {
                 *v = exp(*v - max);
             }
@@ -187,6 +204,20 @@ mod tests {
         // erf via the libm-free identity is checked at known points.
         for (x, want) in [(0.0f32, 0.0f32), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (-2.0, -0.995_322_3), (4.0, 1.0)] {
             assert!((erf(x) - want).abs() < 3e-7, "erf({x}) = {}", erf(x));
+        }
+    }
+
+    #[test]
+    fn softmax_of_wide_rows_matches_the_definition() {
+        // 40 wide: two whole 16-lane chunks and a tail; the largest value in a lane, then in the tail.
+        for peak in [5usize, 37] {
+            let row: Vec<f32> = (0..40).map(|i| if i == peak { 9.0 } else { (i as f32 * 0.37).sin() * 4.0 }).collect();
+            let mut got = row.clone();
+            softmax_rows(&mut got, 40);
+            let total: f64 = row.iter().map(|&v| (v as f64).exp()).sum();
+            for (g, v) in got.iter().zip(&row) {
+                assert!((*g as f64 - (*v as f64).exp() / total).abs() < 1e-6);
+            }
         }
     }
 

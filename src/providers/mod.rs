@@ -94,7 +94,7 @@ impl Providers {
 
         let e = &settings.embeddings;
         let local = || -> Result<Arc<dyn embed::Embedder>, ProviderSetupError> {
-            Ok(Arc::new(embed::local::LocalEmbedder::load(std::path::Path::new(&e.model_dir), e.threads, e.batch_size)?))
+            Ok(Arc::new(embed::local::LocalEmbedder::load(std::path::Path::new(&e.model_dir), e.threads, e.batch_size, e.int8)?))
         };
         let cloud_embedder = gemini
             .as_ref()

@@ -34,7 +34,7 @@ pub fn providers(db: &PgPool) -> Providers {
     static EMBEDDER: OnceLock<Arc<LocalEmbedder>> = OnceLock::new();
     let embedder = EMBEDDER.get_or_init(|| {
         let s = settings().embeddings;
-        Arc::new(LocalEmbedder::load(Path::new(&s.model_dir), 2, s.batch_size).expect("the local model (./setup.sh installs it)"))
+        Arc::new(LocalEmbedder::load(Path::new(&s.model_dir), 2, s.batch_size, s.int8).expect("the local model (./setup.sh installs it)"))
     });
     Providers::with_offline_llm(embedder.clone(), Arc::new(PgVectorStore::new(db.clone(), 64)))
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::int8::{self, QuantLinear};
 use crate::providers::kernels;
 
 /// Hyper-parameters read from the model folder's `config.json`.
@@ -43,6 +44,19 @@ struct Linear {
     bias: Vec<f32>,
     inputs: usize,
     outputs: usize,
+    /// The same layer on 8-bit integers, when the model was loaded with `int8` on a CPU that
+    /// runs it; then it is used instead of `weight`.
+    quant: Option<QuantLinear>,
+}
+
+impl Linear {
+    fn new(weight: Vec<f32>, bias: Vec<f32>, inputs: usize, outputs: usize, int8: bool) -> Self {
+        match int8.then(|| QuantLinear::new(&weight, &bias, inputs, outputs)) {
+            // The f32 weights are not read again.
+            Some(quant) => Self { weight: Vec::new(), bias, inputs, outputs, quant: Some(quant) },
+            None => Self { weight, bias, inputs, outputs, quant: None },
+        }
+    }
 }
 
 struct Layer {
@@ -143,7 +157,9 @@ fn f16_to_f32(h: u16) -> f32 {
 }
 
 impl Bert {
-    pub fn load(folder: &Path) -> Result<Self, LoadError> {
+    /// `int8`: run the linear layers on 8-bit integers if this CPU can (see `int8.rs`).
+    pub fn load(folder: &Path, int8: bool) -> Result<Self, LoadError> {
+        let int8 = int8 && int8::supported();
         let config_path = folder.join("config.json");
         let config_text = std::fs::read(&config_path).map_err(|e| LoadError::Io(config_path.display().to_string(), e))?;
         let config: BertConfig = serde_json::from_slice(&config_text).map_err(|e| LoadError::Format(format!("config.json: {e}")))?;
@@ -156,14 +172,17 @@ impl Bert {
         let t = Tensors::open(&folder.join("model.safetensors"))?;
         let (h, i) = (config.hidden_size, config.intermediate_size);
         let norm = |name: &str| -> Result<Norm, LoadError> { Ok(Norm { gamma: t.get(&format!("{name}.weight"), &[h])?, beta: t.get(&format!("{name}.bias"), &[h])? }) };
-        let linear = |name: &str, inputs: usize, outputs: usize| -> Result<Linear, LoadError> {
-            Ok(Linear { weight: t.get(&format!("{name}.weight"), &[outputs, inputs])?, bias: t.get(&format!("{name}.bias"), &[outputs])?, inputs, outputs })
+        let linear_as = |name: &str, inputs: usize, outputs: usize, int8: bool| -> Result<Linear, LoadError> {
+            Ok(Linear::new(t.get(&format!("{name}.weight"), &[outputs, inputs])?, t.get(&format!("{name}.bias"), &[outputs])?, inputs, outputs, int8))
         };
+        let linear = |name: &str, inputs: usize, outputs: usize| linear_as(name, inputs, outputs, int8);
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for l in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{l}");
-            let (q, k, v) = (linear(&format!("{p}.attention.self.query"), h, h)?, linear(&format!("{p}.attention.self.key"), h, h)?, linear(&format!("{p}.attention.self.value"), h, h)?);
-            let qkv = Linear { weight: [q.weight, k.weight, v.weight].concat(), bias: [q.bias, k.bias, v.bias].concat(), inputs: h, outputs: 3 * h };
+            // Stacked in f32 first, quantized once as one layer.
+            let part = |name: &str| linear_as(&format!("{p}.attention.self.{name}"), h, h, false);
+            let (q, k, v) = (part("query")?, part("key")?, part("value")?);
+            let qkv = Linear::new([q.weight, k.weight, v.weight].concat(), [q.bias, k.bias, v.bias].concat(), h, 3 * h, int8);
             layers.push(Layer {
                 qkv,
                 attn_out: linear(&format!("{p}.attention.output.dense"), h, h)?,
@@ -181,6 +200,10 @@ impl Bert {
             layers,
             config,
         })
+    }
+
+    pub fn is_int8(&self) -> bool {
+        self.layers.first().is_some_and(|l| l.qkv.quant.is_some())
     }
 
     pub fn hidden_size(&self) -> usize {
@@ -276,6 +299,9 @@ const SMALL_BLOCK: usize = 64;
 fn linear(layer: &Linear, input: &[f32], out: &mut [f32], rows: usize, par: Parallelism) {
     debug_assert_eq!(input.len(), rows * layer.inputs);
     debug_assert_eq!(out.len(), rows * layer.outputs);
+    if let Some(quant) = &layer.quant {
+        return quant.forward(input, out, rows);
+    }
     if rows <= SMALL_ROWS {
         return linear_small(layer, input, out, rows);
     }

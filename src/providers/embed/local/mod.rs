@@ -5,6 +5,7 @@
 //! runtime keeps serving requests while documents embed.
 
 mod bert;
+mod int8;
 
 use super::{EmbedError, Embedder, Purpose};
 use crate::providers::BoxFuture;
@@ -30,15 +31,15 @@ struct Inner {
 
 impl LocalEmbedder {
     /// Loads `folder` (config.json, model.safetensors, tokenizer.json). `threads` 0 means one
-    /// per core.
-    pub fn load(folder: &Path, threads: usize, batch_size: usize) -> Result<Self, LoadError> {
+    /// per core. `int8`: linear layers on 8-bit integers where the CPU has AVX-512 VNNI.
+    pub fn load(folder: &Path, threads: usize, batch_size: usize, int8: bool) -> Result<Self, LoadError> {
         if !folder.join("model.safetensors").is_file() {
             return Err(LoadError::Format(format!(
                 "no model.safetensors in {} (./setup.sh places all-MiniLM-L6-v2 there; set [embeddings] model_dir for another folder)",
                 folder.display()
             )));
         }
-        let model = Bert::load(folder)?;
+        let model = Bert::load(folder, int8)?;
         let tokenizer_path = folder.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| LoadError::Format(format!("{}: {e}", tokenizer_path.display())))?;
         // The folder's tokenizer.json pads and truncates at 128; sentence-transformers
@@ -57,6 +58,11 @@ impl LocalEmbedder {
             .map_err(|e| LoadError::Format(format!("thread pool: {e}")))?;
         let name = folder.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_owned();
         Ok(Self { id: format!("local/{name}"), batch_size: batch_size.max(1), inner: Arc::new(Inner { model, tokenizer, pool, threads }) })
+    }
+
+    /// Whether the linear layers run on 8-bit integers (asked for, and the CPU has VNNI).
+    pub fn is_int8(&self) -> bool {
+        self.inner.model.is_int8()
     }
 
     /// Embeds on the calling thread (inside the embedder's pool): for benchmarks and tools.
