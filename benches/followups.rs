@@ -59,7 +59,7 @@ async fn main() {
     let deadline = Duration::from_secs(5);
     for c in conversations {
         let text = |k: &str| c[k].as_str().unwrap().to_owned();
-        let history = vec![Turn { speaker: Speaker::User, text: text("first") }, Turn { speaker: Speaker::Assistant, text: text("answer") }];
+        let history = vec![Turn { speaker: Speaker::User, text: text("first"), searched: None }, Turn { speaker: Speaker::Assistant, text: text("answer"), searched: None }];
         *rewriter.0.lock().unwrap() = text("standalone");
         let asked = retrieve_query(&db, &providers, owner.bot, &offline, text("follow_up")).await.unwrap();
         let joined = retrieve(&db, &providers, owner.bot, &offline, &text("follow_up"), &history, deadline).await.unwrap();

@@ -300,6 +300,10 @@ async fn every_answer_keeps_a_trace_of_its_candidates_verdicts_timings_and_exact
     let follow = done(&ask(&s, &conversation.to_string(), "And on weekends?").await);
     let r = trace_of(&call(&s.app, "chat/trace", &[("message_id", &follow.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await).retrieval.unwrap();
     assert_eq!(r.query, format!("{question} And on weekends?"));
+    // A follow-up to that follow-up builds on its search, not on "And on weekends?" alone.
+    let again = done(&ask(&s, &conversation.to_string(), "And what does it cost?").await);
+    let r = trace_of(&call(&s.app, "chat/trace", &[("message_id", &again.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await).retrieval.unwrap();
+    assert_eq!(r.query, format!("{question} And on weekends? And what does it cost?"));
 
     // The fallback: nothing relevant, no model asked, every candidate below the minimum.
     sqlx::query("UPDATE bots SET min_relevance = 0.9").execute(&db).await.unwrap();

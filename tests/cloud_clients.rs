@@ -35,7 +35,7 @@ fn request(model: &str) -> LlmRequest {
     LlmRequest {
         model: model.into(),
         system: "You are the harbour bot.".into(),
-        history: vec![Turn { speaker: Speaker::User, text: "Hi".into() }, Turn { speaker: Speaker::Assistant, text: "Hello!".into() }],
+        history: vec![Turn { speaker: Speaker::User, text: "Hi".into(), searched: None }, Turn { speaker: Speaker::Assistant, text: "Hello!".into(), searched: None }],
         question: "When does the office close?".into(),
         passages: vec![Passage { n: 1, source: "guide.md".into(), text: "The harbour office closes at 6 pm.".into() }],
         temperature: 0.4,

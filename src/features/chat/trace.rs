@@ -104,8 +104,8 @@ impl RetrievalTrace {
     pub fn rewrite_note(&self, question: &str) -> Option<String> {
         match &self.rewrite {
             Some(QueryRewrite::Model { provider, model, ms }) => Some(format!("a follow-up, rewritten as a standalone question by {provider}/{model} in {ms:.0} ms")),
-            Some(QueryRewrite::Joined { reason: None }) => Some("a follow-up, joined to the question before (the offline model does not rewrite)".into()),
-            Some(QueryRewrite::Joined { reason: Some(r) }) => Some(format!("a follow-up, joined to the question before: the model could not rewrite it ({r})")),
+            Some(QueryRewrite::Joined { reason: None }) => Some("a follow-up, joined to the question before (or to its search, if that was a follow-up too; the offline model does not rewrite)".into()),
+            Some(QueryRewrite::Joined { reason: Some(r) }) => Some(format!("a follow-up, joined to the question before (or its search): the model could not rewrite it ({r})")),
             None => (self.query != question).then(|| "a follow-up: joined to the question before".into()),
         }
     }

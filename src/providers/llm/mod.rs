@@ -23,6 +23,9 @@ pub enum Speaker {
 pub struct Turn {
     pub speaker: Speaker,
     pub text: String,
+    /// For an earlier answer of this app's own conversations: the text it was searched by
+    /// (a follow-up's rewrite or join), so the next follow-up builds on it. Never sent to a model.
+    pub searched: Option<String>,
 }
 
 /// One retrieved passage, numbered as the answer should cite it.

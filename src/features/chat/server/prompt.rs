@@ -48,16 +48,32 @@ const REFERRING: &[&str] = &[
 /// A follow-up ("and how much does it cost?") joined to the previous question, so what "it"
 /// means is searched too; `None` when the question stands on its own (or has nothing before
 /// it). The offline way to search a follow-up, and the sign that a model should rewrite it
-/// (`rewrite`).
+/// (`rewrite`). When the previous answer's search is known and the previous question was
+/// itself a follow-up, that search is joined instead: "How much is it?" after "And when does
+/// it close?" still carries the museum the conversation began with.
 pub fn joined_follow_up(question: &str, history: &[Turn]) -> Option<String> {
     let previous = history.iter().rev().find(|t| t.speaker == Speaker::User)?;
+    let searched = history.iter().rev().take_while(|t| t.speaker == Speaker::Assistant).find_map(|t| t.searched.as_deref());
+    let context = searched.filter(|s| !s.trim().is_empty()).unwrap_or(&previous.text);
     let lower = question.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let refers_back = words.iter().any(|w| REFERRING.contains(w))
         || words.first().is_some_and(|w| matches!(*w, "and" | "also" | "but"))
         || lower.starts_with("what about")
         || lower.starts_with("how about");
-    (refers_back || terms(question).len() < 2).then(|| format!("{} {}", previous.text.trim(), question.trim()))
+    (refers_back || terms(question).len() < 2).then(|| format!("{} {}", first_chars(context.trim(), JOINED_CONTEXT_CHARS), question.trim()))
+}
+
+/// How much of the conversation a joined follow-up carries: a chain of follow-ups grows its
+/// search by one question each; the start, where the subject was named, is kept.
+const JOINED_CONTEXT_CHARS: usize = 300;
+
+/// At most `n` characters of `text`, cut at a word.
+fn first_chars(text: &str, n: usize) -> &str {
+    match text.char_indices().nth(n) {
+        None => text,
+        Some((end, _)) => text[..end].rfind(char::is_whitespace).map_or(&text[..end], |i| text[..i].trim_end()),
+    }
 }
 
 /// A conversation's title: its first question, on one line, shortened at a word.
@@ -76,7 +92,7 @@ mod tests {
     use super::*;
 
     fn turn(speaker: Speaker, text: &str) -> Turn {
-        Turn { speaker, text: text.into() }
+        Turn { speaker, text: text.into(), searched: None }
     }
 
     #[test]
@@ -102,6 +118,25 @@ mod tests {
         // A question that stands on its own is searched as asked.
         assert_eq!(joined_follow_up("Where is the harbour office located?", &history), None);
         assert_eq!(joined_follow_up("How much does it cost?", &[]), None);
+    }
+
+    #[test]
+    fn a_follow_up_to_a_follow_up_joins_what_the_answer_before_searched() {
+        let mut answer = turn(Speaker::Assistant, "It closes at 17:00.");
+        answer.searched = Some("When does the maritime museum open? And when does it close?".into());
+        let history = vec![turn(Speaker::User, "When does the maritime museum open?"), turn(Speaker::Assistant, "At 10:00."), turn(Speaker::User, "And when does it close?"), answer];
+        assert_eq!(
+            joined_follow_up("How much is it?", &history).as_deref(),
+            Some("When does the maritime museum open? And when does it close? How much is it?")
+        );
+        // A long chain keeps its start, cut at a word.
+        let mut long = turn(Speaker::Assistant, "…");
+        long.searched = Some(format!("Where is the maritime museum? {}", "And then what? ".repeat(40)));
+        let joined = joined_follow_up("And it?", &[turn(Speaker::User, "And then what?"), long]).unwrap();
+        assert!(joined.starts_with("Where is the maritime museum?") && joined.ends_with("then what? And it?"), "{joined}");
+        assert!(joined.chars().count() <= JOINED_CONTEXT_CHARS + " And it?".len(), "{}", joined.len());
+        // From the developer API, no search is known: the question before, as before.
+        assert_eq!(joined_follow_up("How much is it?", &history[..3]).as_deref(), Some("And when does it close? How much is it?"));
     }
 
     #[test]

@@ -217,7 +217,7 @@ fn conversation_of(messages: &[InputMessage]) -> Result<(String, Vec<Turn>), Api
         };
         let text = text_of(i, m)?;
         if !text.trim().is_empty() {
-            history.push(Turn { speaker, text });
+            history.push(Turn { speaker, text, searched: None });
         }
     }
     Ok((text_of(messages.len() - 1, last)?, history))

@@ -132,8 +132,8 @@ pub async fn add_question(db: &PgPool, conversation: Uuid, bot: Uuid, text: &str
 
 /// The conversation so far as model turns: complete messages before `before` (a question id).
 pub async fn history(db: &PgPool, conversation: Uuid, before: Uuid) -> Result<Vec<Turn>, AppError> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT role, content FROM messages
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT role, content, retrieval_query FROM messages
           WHERE conversation_id = $1 AND status = 'complete' AND content <> ''
             AND position < (SELECT position FROM messages WHERE id = $2)
           ORDER BY position",
@@ -144,7 +144,7 @@ pub async fn history(db: &PgPool, conversation: Uuid, before: Uuid) -> Result<Ve
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(role, text)| Turn { speaker: if role == "user" { Speaker::User } else { Speaker::Assistant }, text })
+        .map(|(role, text, searched)| Turn { speaker: if role == "user" { Speaker::User } else { Speaker::Assistant }, text, searched })
         .collect())
 }
 
