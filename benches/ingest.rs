@@ -72,7 +72,17 @@ async fn main() {
     while worker::run_once(&db, &common::knowledge_settings(), &providers, "bench").await.unwrap() {}
     let s = t.elapsed().as_secs_f64();
     let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks").fetch_one(&db).await.unwrap();
-    println!("{docs} documents, {PAGES} pages, {chunks} chunks ready in {s:.1} s ({:.1} pages/s)", PAGES as f64 / s);
+    println!("{docs} documents, {PAGES} pages, {chunks} chunks ready in {s:.1} s ({:.1} pages/s, {:.1} chunks/s)", PAGES as f64 / s, chunks as f64 / s);
+    // Each stage's own rate, from the time the worker recorded per document (the rest is the
+    // queue and the status updates between stages).
+    let stages: Vec<(String, f64)> = sqlx::query_as("SELECT key, sum(value::text::float8) FROM documents, jsonb_each(stage_ms) GROUP BY key ORDER BY min(value::text::float8) DESC")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    for (stage, ms) in stages {
+        let secs = (ms / 1000.0).max(1e-3);
+        println!("  {stage:<10} {:>6.1} s   {:>9.1} pages/s   {:>9.1} chunks/s", ms / 1000.0, PAGES as f64 / secs, chunks as f64 / secs);
+    }
 
     println!("\n== query latency, embedded store (exact search, 384 dimensions)");
     for size in [10_000usize, 100_000] {
