@@ -40,6 +40,10 @@ impl LocalEmbedder {
             )));
         }
         let model = Bert::load(folder, int8)?;
+        match (int8, model.is_int8()) {
+            (true, false) => tracing::info!(folder = %folder.display(), "local embeddings in f32: this CPU has no AVX-512 VNNI for embeddings.int8"),
+            (got, _) => tracing::info!(folder = %folder.display(), precision = if got { "int8" } else { "f32" }, "local embedding model loaded"),
+        }
         let tokenizer_path = folder.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| LoadError::Format(format!("{}: {e}", tokenizer_path.display())))?;
         // The folder's tokenizer.json pads and truncates at 128; sentence-transformers
