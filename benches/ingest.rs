@@ -75,7 +75,7 @@ async fn main() {
     println!("{docs} documents, {PAGES} pages, {chunks} chunks ready in {s:.1} s ({:.1} pages/s, {:.1} chunks/s)", PAGES as f64 / s, chunks as f64 / s);
     // Each stage's own rate, from the time the worker recorded per document (the rest is the
     // queue and the status updates between stages).
-    let stages: Vec<(String, f64)> = sqlx::query_as("SELECT key, sum(value::text::float8) FROM documents, jsonb_each(stage_ms) GROUP BY key ORDER BY min(value::text::float8) DESC")
+    let stages: Vec<(String, f64)> = sqlx::query_as("SELECT key, sum(value::text::float8) FROM documents, jsonb_each(stage_ms) GROUP BY key ORDER BY 2 DESC")
         .fetch_all(&db)
         .await
         .unwrap();

@@ -48,9 +48,10 @@ const REFERRING: &[&str] = &[
 /// A follow-up ("and how much does it cost?") joined to the previous question, so what "it"
 /// means is searched too; `None` when the question stands on its own (or has nothing before
 /// it). The offline way to search a follow-up, and the sign that a model should rewrite it
-/// (`rewrite`). When the previous answer's search is known and the previous question was
-/// itself a follow-up, that search is joined instead: "How much is it?" after "And when does
-/// it close?" still carries the museum the conversation began with.
+/// (`rewrite`). When the previous answer's search is known (this app's conversations), that
+/// search is joined instead of the previous question: the same text unless that question was
+/// a follow-up too, and then "How much is it?" after "And when does it close?" still carries
+/// the museum the conversation began with.
 pub fn joined_follow_up(question: &str, history: &[Turn]) -> Option<String> {
     let previous = history.iter().rev().find(|t| t.speaker == Speaker::User)?;
     let searched = history.iter().rev().take_while(|t| t.speaker == Speaker::Assistant).find_map(|t| t.searched.as_deref());
@@ -136,7 +137,9 @@ mod tests {
         assert!(joined.starts_with("Where is the maritime museum?") && joined.ends_with("then what? And it?"), "{joined}");
         assert!(joined.chars().count() <= JOINED_CONTEXT_CHARS + " And it?".len(), "{}", joined.len());
         // From the developer API, no search is known: the question before, as before.
-        assert_eq!(joined_follow_up("How much is it?", &history[..3]).as_deref(), Some("And when does it close? How much is it?"));
+        let mut api = history.clone();
+        api[3].searched = None;
+        assert_eq!(joined_follow_up("How much is it?", &api).as_deref(), Some("And when does it close? How much is it?"));
     }
 
     #[test]
