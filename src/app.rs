@@ -2,14 +2,24 @@
 
 use crate::lazy_pages as page;
 use crate::layout::{AppLayout, NotFoundPage};
-use crate::ui::{provide_toasts, ToastHost, THEME_BOOT_SCRIPT};
+use crate::ui::{provide_toasts, ToastHost, KEEP_FIELDS_SCRIPT, THEME_BOOT_SCRIPT};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, Lazy, SsrMode};
 
+/// Pages a signed-out visitor opens: plain HTML forms that post to their server functions
+/// (see features/auth/pages.rs), so they are sent without the app's WASM and a first visit
+/// downloads only the stylesheet. Once the app is running, navigating to them renders their
+/// lazy chunk in the browser as before.
+pub const HTML_ONLY_PAGES: [&str; 4] = ["/signin", "/signup", "/forgot-password", "/reset-password"];
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
+    #[cfg(feature = "ssr")]
+    let html_only = use_context::<http::request::Parts>().is_some_and(|request| HTML_ONLY_PAGES.contains(&request.uri.path()));
+    #[cfg(not(feature = "ssr"))]
+    let html_only = false;
     #[cfg(feature = "ssr")]
     if let (Some(nonce), Some(response)) = (&nonce, use_context::<leptos_axum::ResponseOptions>()) {
         let dev_reload = std::env::var_os("LEPTOS_WATCH").is_some();
@@ -24,14 +34,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
-                <script nonce=nonce inner_html=THEME_BOOT_SCRIPT></script>
+                <script nonce=nonce.clone() inner_html=THEME_BOOT_SCRIPT></script>
+                {html_only.then(|| view! { <script nonce=nonce inner_html=KEEP_FIELDS_SCRIPT></script> })}
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
                 <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                {(!html_only).then(|| view! { <HydrationScripts options /> })}
                 <MetaTags />
             </head>
-            <body class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 antialiased">
+            // `data-html-only` tells tests and tools that this page will not hydrate.
+            <body data-html-only=html_only.then_some("") class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 antialiased">
                 <App />
             </body>
         </html>

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{app, call, get, ORIGIN};
+use common::{app, call, form_post, get, ORIGIN};
 use http::{header, StatusCode};
 use sqlx::PgPool;
 use chatsphere::server::db::MIGRATOR;
@@ -46,6 +46,40 @@ async fn a_signed_out_visit_to_a_protected_page_redirects_to_sign_in_and_back(db
     let signin = get(&app, "/signin", None).await;
     assert_eq!(signin.status, StatusCode::OK);
     assert!(signin.body.contains("<form"), "sign-in renders a form that works without WASM");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn signed_out_pages_come_without_wasm_and_their_forms_answer_by_redirect(db: PgPool) {
+    let app = app(db);
+    let cookie = signed_up(&app).await;
+    for path in ["/signin", "/signup", "/forgot-password", "/reset-password"] {
+        let page = get(&app, path, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(page.body.contains("<body data-html-only"), "{path} is marked as not hydrating");
+        assert!(!page.body.contains(".wasm") && !page.body.contains(r#"type="module""#), "{path} loads no WASM: {}", page.body);
+    }
+    let dashboard = get(&app, "/", Some(&cookie)).await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    assert!(dashboard.body.contains(".wasm") && !dashboard.body.contains("data-html-only"), "signed-in pages run the app");
+
+    // A refused post comes back to the form with the error in the address (a redirect the
+    // browser follows, not a 400 page of JSON), and the page shows it.
+    let refused = form_post(&app, "auth/sign_in", &[("email", "ada@example.com"), ("password", "not the password"), ("next", "/settings")], "/signin?next=/settings").await;
+    assert_eq!(refused.status, StatusCode::FOUND, "{}", refused.body);
+    let location = refused.header(header::LOCATION).unwrap().strip_prefix(ORIGIN).expect("back to this site").to_owned();
+    assert!(location.starts_with("/signin?next=") && location.contains("settings&__path=") && location.contains("&__err="), "{location}");
+    let shown = get(&app, &location, None).await;
+    assert!(shown.body.contains("Wrong email or password."), "{}", shown.body);
+    // Accepted: on to where the visitor was going, signed in.
+    let accepted = form_post(&app, "auth/sign_in", &[("email", "ada@example.com"), ("password", PASSWORD), ("next", "/settings")], &location).await;
+    assert_eq!((accepted.status, accepted.header(header::LOCATION)), (StatusCode::FOUND, Some("/settings")), "{}", accepted.body);
+    assert!(accepted.session_cookie().is_some());
+    // This server has no mail set up: asking for a reset link comes back saying so (sent:
+    // tests/password_reset.rs).
+    let asked = form_post(&app, "auth/forgot_password", &[("email", "ada@example.com")], "/forgot-password").await;
+    assert_eq!(asked.status, StatusCode::FOUND, "{}", asked.body);
+    let location = asked.header(header::LOCATION).unwrap().strip_prefix(ORIGIN).unwrap().to_owned();
+    assert!(get(&app, &location, None).await.body.contains("cannot send mail"), "{location}");
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]

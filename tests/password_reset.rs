@@ -7,7 +7,7 @@ use chatsphere_fakes::smtp::FakeSmtp;
 use chatsphere::features::auth::server::password_reset::{DEAD_LINK, UNAVAILABLE};
 use chatsphere::features::auth::server::reset_mail;
 use chatsphere::server::state::AppState;
-use common::{call, Reply, ORIGIN};
+use common::{call, form_post, get, Reply, ORIGIN};
 use sqlx::PgPool;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -231,4 +231,20 @@ async fn a_mail_server_outage_delays_the_mail_and_a_rejection_is_not_retried(db:
     assert_eq!(mails_to(&sink, "ada@example.com"), 1);
     let live: i64 = sqlx::query_scalar("SELECT count(*) FROM password_resets WHERE used_at IS NULL").fetch_one(&db).await.unwrap();
     assert_eq!(live, 0, "the rejected mail's link was withdrawn");
+}
+
+#[sqlx::test(migrator = "chatsphere::server::db::MIGRATOR")]
+async fn the_plain_html_form_lands_on_the_page_saying_the_link_is_on_its_way(db: PgPool) {
+    let (app, sink) = app_with_mail(db).await;
+    assert!(call(&app, "auth/sign_up", &[("email", "ada@example.com"), ("display_name", "Ada"), ("password", OLD)], Some(ORIGIN), None).await.status.is_success());
+    // The page is served without WASM, so the browser posts the form itself and follows the redirect.
+    let asked = form_post(&app, "auth/forgot_password", &[("email", "ada@example.com")], "/forgot-password").await;
+    assert_eq!((asked.status.as_u16(), asked.header(http::header::LOCATION)), (302, Some("/forgot-password?sent=1")), "{}", asked.body);
+    let page = get(&app, "/forgot-password?sent=1", None).await;
+    assert!(page.body.contains("a link to choose a new password is on its way"), "{}", page.body);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while mails_to(&sink, "ada@example.com") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no mail arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

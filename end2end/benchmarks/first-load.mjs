@@ -1,7 +1,8 @@
 // Time to interactive on a throttled connection: Chromium with DevTools' "Fast 4G" network
 // emulation and a 4× CPU slowdown opens the sign-in page, the dashboard and a bot's chat page
 // with an empty cache, and reports how long until the page is hydrated (the app sets
-// body[data-hydrated] when its WASM has taken over), the bytes that crossed the wire and the
+// body[data-hydrated] when its WASM has taken over; pages served as plain HTML forms without
+// WASM, marked body[data-html-only], are interactive at their load event), the bytes that crossed the wire and the
 // number of requests. A benchmark, not a test: it prints figures and asserts nothing about them.
 //
 //   E2E_BASE_URL=http://127.0.0.1:3000 node end2end/benchmarks/first-load.mjs [runs]
@@ -26,7 +27,7 @@ const browser = await chromium.launch({
 const setup = await browser.newContext({ baseURL: base });
 const page = await setup.newPage();
 await page.goto("/signup");
-await page.locator("body[data-hydrated=true]").waitFor({ state: "attached" });
+await page.locator("body[data-hydrated=true], body[data-html-only]").waitFor({ state: "attached" });
 await page.getByLabel("Email").fill(`first-load-${Date.now()}@example.com`);
 await page.getByLabel("Display name").fill("Bench");
 await page.getByLabel("Password").fill(PASSWORD);
@@ -55,7 +56,8 @@ async function visit(path, storageState) {
   });
   const started = Date.now();
   await tab.goto(path, { waitUntil: "commit" });
-  await tab.locator("body[data-hydrated=true]").waitFor({ state: "attached", timeout: 120_000 });
+  await tab.locator("body[data-hydrated=true], body[data-html-only]").waitFor({ state: "attached", timeout: 120_000 });
+  if (await tab.locator("body[data-html-only]").count()) await tab.waitForLoadState("load");
   const ms = Date.now() - started;
   await context.close();
   return { ms, bytes, requests };

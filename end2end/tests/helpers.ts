@@ -6,9 +6,10 @@ export function uniqueEmail(tag: string): string {
   return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 }
 
-/** Waits until the WASM has hydrated the page, so clicks run Rust code. */
+/** Waits until the page is interactive: the WASM has hydrated it, so clicks run Rust code, or
+ *  it is one of the pages served as plain HTML forms without WASM (`body[data-html-only]`). */
 export async function hydrated(page: Page) {
-  await expect(page.locator("body[data-hydrated=true]")).toBeAttached();
+  await expect(page.locator("body[data-hydrated=true], body[data-html-only]")).toBeAttached();
 }
 
 export async function signUp(page: Page, email: string, name: string) {
@@ -19,6 +20,8 @@ export async function signUp(page: Page, email: string, name: string) {
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page.getByTestId("dashboard-heading")).toHaveText(`Welcome, ${name}`);
+  // The sign-up page runs no WASM, so the dashboard is a fresh page load: wait for the app.
+  await hydrated(page);
 }
 
 export async function signOut(page: Page) {

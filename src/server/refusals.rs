@@ -42,7 +42,12 @@ pub async fn set_error_status(request: Request<Body>, next: Next) -> Response {
             }
             _ => {}
         }
-        parts.status = status;
+        // A plain HTML form's post (a page served without WASM) is answered with a redirect
+        // back to the form, the error in its address (server_fn's form redirects): the
+        // browser must follow it, so the refusal is logged but the redirect kept.
+        if !(parts.status.is_redirection() && parts.headers.contains_key(header::LOCATION)) {
+            parts.status = status;
+        }
     }
     Response::from_parts(parts, Body::from(bytes))
 }

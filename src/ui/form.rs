@@ -127,3 +127,14 @@ pub fn SubmitButton(
         </button>
     }
 }
+
+/// For pages served without WASM: a form post that fails comes back as a redirect to the
+/// page with the error in its address, and the browser would show the form empty again. This
+/// keeps what was typed in text and email fields (never passwords) for that one return, in
+/// the tab's session storage.
+pub const KEEP_FIELDS_SCRIPT: &str = "(function(){var k='fields:'+location.pathname;\
+document.addEventListener('submit',function(e){var v={},l=e.target.elements||[];for(var i=0;i<l.length;i++){var f=l[i];\
+if(f.name&&(f.type==='email'||f.type==='text'))v[f.name]=f.value}try{sessionStorage.setItem(k,JSON.stringify(v))}catch(_){}});\
+document.addEventListener('DOMContentLoaded',function(){if(location.search.indexOf('__err=')<0)return;\
+try{var v=JSON.parse(sessionStorage.getItem(k)||'{}');for(var n in v){var f=document.querySelector('form [name=\"'+n+'\"]');\
+if(f&&!f.value)f.value=v[n]}}catch(_){}})})()";

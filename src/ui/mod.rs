@@ -16,6 +16,6 @@ pub use copy::CopyField;
 pub use download::download;
 pub use empty_state::EmptyState;
 pub use modal::ConfirmDialog;
-pub use form::{error_for, FieldError, FieldShell, FormError, SubmitButton, TextArea, TextField};
+pub use form::{error_for, FieldError, FieldShell, FormError, SubmitButton, TextArea, TextField, KEEP_FIELDS_SCRIPT};
 pub use theme::{ThemeToggle, THEME_BOOT_SCRIPT};
 pub use toast::{provide_toasts, use_toasts, ToastHost, Toasts};

@@ -62,6 +62,13 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The body of a successful reply, read as `T`; any other reply fails the test, saying why.
+    #[allow(dead_code)] // not every test binary reads bodies this way
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        assert!(self.status.is_success(), "{} {}", self.status, self.body);
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
     pub fn header(&self, name: header::HeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -109,6 +116,20 @@ pub async fn call(app: &Router, endpoint: &str, form: &[(&str, &str)], origin: O
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
     }
+    read(app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap()).await
+}
+
+/// Posts `form` to a server function the way a browser's plain HTML form does, from the page
+/// at `referer` (a page served without WASM): it follows redirects itself, so none are followed here.
+#[allow(dead_code)] // not every test binary posts plain forms
+pub async fn form_post(app: &Router, endpoint: &str, form: &[(&str, &str)], referer: &str) -> Reply {
+    let body = form.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+    let request = Request::post(format!("/api/{endpoint}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::REFERER, format!("{ORIGIN}{referer}"))
+        .header(header::HOST, "127.0.0.1:3000");
     read(app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap()).await
 }
 

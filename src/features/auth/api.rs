@@ -60,7 +60,11 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
     let state = crate::server::state::app_state()?;
     let ip = super::server::request::client_ip(&state.settings);
-    super::server::password_reset::request(&state, &email, &ip).await
+    super::server::password_reset::request(&state, &email, &ip).await?;
+    // The page says the link is on its way when its address says so: a plain form post (the
+    // page is served without WASM) lands there, and the app navigates there too.
+    leptos_axum::redirect("/forgot-password?sent=1");
+    Ok(())
 }
 
 /// Sets a new password with a mailed link, ends every other session, and signs in.

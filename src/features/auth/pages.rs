@@ -1,5 +1,7 @@
 //! Sign-in, sign-up and account settings. The forms are plain HTML forms posting to server
-//! functions, so they work before the WASM has loaded; once it has, errors show in place.
+//! functions: opened directly, the signed-out pages are sent without WASM (app.rs,
+//! `HTML_ONLY_PAGES`) and a failed post comes back with the error in the address, shown at
+//! its field; inside the running app, errors show in place.
 
 use super::{ChangePassword, CreateInvitation, DeleteAccount, ForgotPassword, ResetPassword, SignIn, SignUp, UpdateProfile, DISPLAY_NAME_MAX};
 use crate::layout::UserResource;
@@ -91,7 +93,8 @@ pub fn SignUpPage() -> impl IntoView {
 pub fn ForgotPasswordPage() -> impl IntoView {
     let action = ServerAction::<ForgotPassword>::new();
     let result = action.value();
-    let sent = move || matches!(result.get(), Some(Ok(())));
+    let query = use_query_map();
+    let sent = move || matches!(result.get(), Some(Ok(()))) || query.read().get("sent").is_some();
     view! {
         <Title text="Reset your password" />
         <AuthCard title="Reset your password">
