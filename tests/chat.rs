@@ -244,8 +244,7 @@ async fn history_is_trimmed_to_its_budget_and_follow_ups_search_with_the_previou
 }
 
 fn trace_of(reply: &common::Reply) -> AnswerTrace {
-    assert!(reply.status.is_success(), "{} {}", reply.status, reply.body);
-    serde_json::from_str(&reply.body).unwrap()
+    reply.json()
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -318,20 +317,15 @@ async fn every_answer_keeps_a_trace_of_its_candidates_verdicts_timings_and_exact
 
     // Re-run against the current knowledge and settings: with the guide disabled, nothing is found.
     sqlx::query("UPDATE bots SET min_relevance = 0.05").execute(&db).await.unwrap();
-    let again = trace_of_rerun(&call(&s.app, "chat/trace_rerun", &[("message_id", &answer.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await);
+    let again = call(&s.app, "chat/trace_rerun", &[("message_id", &answer.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await.json::<RetrievalTrace>();
     assert_eq!(again.candidates.iter().filter(|c| matches!(c.verdict, Verdict::Kept { .. })).count(), 2, "{:?}", again.candidates);
     assert_eq!(again.query, question);
     sqlx::query("UPDATE documents SET enabled = false").execute(&db).await.unwrap();
-    let again = trace_of_rerun(&call(&s.app, "chat/trace_rerun", &[("message_id", &answer.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await);
+    let again = call(&s.app, "chat/trace_rerun", &[("message_id", &answer.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await.json::<RetrievalTrace>();
     assert!(again.candidates.is_empty(), "{:?}", again.candidates);
     // The stored trace is what the answer saw then, not now.
     let stored = trace_of(&call(&s.app, "chat/trace", &[("message_id", &answer.id.to_string())], Some(ORIGIN), Some(&s.cookie)).await);
     assert_eq!(stored.retrieval.unwrap().candidates.iter().filter(|c| matches!(c.verdict, Verdict::Kept { .. })).count(), 2);
-}
-
-fn trace_of_rerun(reply: &common::Reply) -> RetrievalTrace {
-    assert!(reply.status.is_success(), "{} {}", reply.status, reply.body);
-    serde_json::from_str(&reply.body).unwrap()
 }
 
 /// Streams a word every 20 ms until dropped, and says when it was dropped.

@@ -173,8 +173,7 @@ async fn a_bot_on_gemini_and_pinecone_answers_with_citations_from_its_own_namesp
     let prompt = generate.body["contents"][0]["parts"][0]["text"].as_str().unwrap().to_owned();
     assert!(prompt.contains("harbour office") && !prompt.contains("bakery"), "{prompt}");
     // "Why this answer?" shows Ada the prompt exactly as Gemini received it, and Gemini's usage.
-    let reply = call(&c.app, "chat/trace", &[("message_id", &done.id.to_string())], Some(ORIGIN), Some(&ada.cookie)).await;
-    let trace: chatsphere::features::chat::AnswerTrace = serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body));
+    let trace = call(&c.app, "chat/trace", &[("message_id", &done.id.to_string())], Some(ORIGIN), Some(&ada.cookie)).await.json::<chatsphere::features::chat::AnswerTrace>();
     let shown = trace.retrieval.and_then(|r| r.prompt).expect("the prompt is in the trace");
     assert_eq!(shown.user, prompt, "byte for byte");
     assert_eq!(Some(shown.system.as_str()), generate.body["systemInstruction"]["parts"][0]["text"].as_str());
@@ -220,8 +219,17 @@ async fn gemini_rewrites_a_follow_up_before_it_is_searched_and_a_failed_rewrite_
     assert_eq!(searched, "When does the harbour office close?");
     assert!(done.sources[0].text.contains("closes at 6 pm"), "the rewritten question found the closing time: {text} {:?}", done.sources);
     let trace = trace_of(done.id).await;
-    assert!(matches!(&trace.rewrite, Some(QueryRewrite::Model { provider, .. }) if provider == "gemini"), "{:?}", trace.rewrite);
+    let Some(QueryRewrite::Model { provider, tokens_in: Some(rewrite_in), tokens_out: Some(rewrite_out), .. }) = trace.rewrite.clone() else {
+        panic!("{:?}", trace.rewrite)
+    };
+    assert_eq!(provider, "gemini");
     assert_eq!(trace.query, searched);
+    // The rewrite's tokens are in the answer's usage (and so in its cost): the fake counts a
+    // call's input as its last turn's characters / 4 + 1.
+    let input = |call: &chatsphere_fakes::gemini::Recorded| text_of(call.body["contents"].as_array().unwrap().last().unwrap()).len() as i32 / 4 + 1;
+    assert_eq!(rewrite_in as i32, input(&calls[0]));
+    assert_eq!(done.tokens_in, Some(input(&calls[0]) + input(&calls[1])), "{done:?}");
+    assert!(rewrite_out > 0 && done.tokens_out.unwrap() > rewrite_out as i32, "{done:?}");
 
     // The model failing (a refused request) or answering instead of rewriting: the follow-up
     // is searched joined to the question before, and the answer still comes.

@@ -59,8 +59,17 @@ pub struct TracePrompt {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum QueryRewrite {
-    /// The bot's model rewrote it as a standalone question, in `ms`.
-    Model { provider: String, model: String, ms: f32 },
+    /// The bot's model rewrote it as a standalone question, in `ms`, using these tokens (as
+    /// the provider reported them; they are counted in the answer's usage and cost too).
+    Model {
+        provider: String,
+        model: String,
+        ms: f32,
+        #[serde(default)]
+        tokens_in: Option<u32>,
+        #[serde(default)]
+        tokens_out: Option<u32>,
+    },
     /// Joined to the previous question: the bot's model does not rewrite (offline), or
     /// `reason` it could not.
     Joined { reason: Option<String> },
@@ -103,7 +112,13 @@ impl RetrievalTrace {
     /// How the searched text came from the question, in words; `None` when it is the question.
     pub fn rewrite_note(&self, question: &str) -> Option<String> {
         match &self.rewrite {
-            Some(QueryRewrite::Model { provider, model, ms }) => Some(format!("a follow-up, rewritten as a standalone question by {provider}/{model} in {ms:.0} ms")),
+            Some(QueryRewrite::Model { provider, model, ms, tokens_in, tokens_out }) => {
+                let tokens = match (tokens_in, tokens_out) {
+                    (Some(i), Some(o)) => format!(", {i} tokens in and {o} out (counted in the answer's usage)"),
+                    _ => String::new(),
+                };
+                Some(format!("a follow-up, rewritten as a standalone question by {provider}/{model} in {ms:.0} ms{tokens}"))
+            }
             Some(QueryRewrite::Joined { reason: None }) => Some("a follow-up, joined to the question before (or to its search, if that was a follow-up too; the offline model does not rewrite)".into()),
             Some(QueryRewrite::Joined { reason: Some(r) }) => Some(format!("a follow-up, joined to the question before (or its search): the model could not rewrite it ({r})")),
             None => (self.query != question).then(|| "a follow-up: joined to the question before".into()),

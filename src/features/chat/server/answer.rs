@@ -184,6 +184,8 @@ pub struct Retrieved {
     pub query: String,
     /// How a follow-up was made searchable (`None`: searched as asked).
     pub rewrite: Option<QueryRewrite>,
+    /// Tokens in and out the bot's model spent rewriting a follow-up.
+    pub rewrite_tokens: Option<(u32, u32)>,
     pub passages: Vec<(SourceView, Option<f32>, Option<f32>)>,
     pub best: Option<f32>,
     pub candidates: Vec<TraceCandidate>,
@@ -193,9 +195,9 @@ pub struct Retrieved {
 /// Hybrid retrieval for a question; a follow-up is first made standalone (`rewrite`), by the
 /// bot's model within `rewrite_deadline` when it has one.
 pub async fn retrieve(db: &PgPool, providers: &Providers, bot_id: Uuid, s: &BotSettings, question: &str, history: &[Turn], rewrite_deadline: Duration) -> Result<Retrieved, AppError> {
-    let (query, how) = rewrite::search_query(providers, s, question, history, rewrite_deadline).await;
-    let found = retrieve_query(db, providers, bot_id, s, query).await?;
-    Ok(Retrieved { rewrite: how, ..found })
+    let searched = rewrite::search_query(providers, s, question, history, rewrite_deadline).await;
+    let found = retrieve_query(db, providers, bot_id, s, searched.query).await?;
+    Ok(Retrieved { rewrite: searched.how, rewrite_tokens: searched.tokens, ..found })
 }
 
 /// Hybrid retrieval of `query`: vector and keyword lists fused by the bot's balance, filtered
@@ -249,7 +251,7 @@ pub async fn retrieve_query(db: &PgPool, providers: &Providers, bot_id: Uuid, s:
             passages.push((source, h.keyword, h.vector));
         }
     }
-    Ok(Retrieved { query, rewrite: None, passages, best, candidates, timings })
+    Ok(Retrieved { query, rewrite: None, rewrite_tokens: None, passages, best, candidates, timings })
 }
 
 /// The request the bot's model gets for a question.
@@ -308,6 +310,7 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Recei
     };
     let Some(prompt) = prompt else {
         fallback(&mut out);
+        out.add_tokens(found.rewrite_tokens);
         let _ = tx.send(ChatEvent::Delta { text: out.content.clone() }.to_line()).await;
         return Ok(out);
     };
@@ -360,6 +363,7 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Recei
     }
     // Dropping the provider's stream is what stops it (and its upstream request).
     drop(stream);
+    out.add_tokens(found.rewrite_tokens);
     let finish = finish.unwrap_or(FinishReason::Interrupted);
     out.finish_reason = Some(finish);
     if finish == FinishReason::NotInKnowledge && out.content.trim().is_empty() {

@@ -25,15 +25,24 @@ const HISTORY_TOKENS: u32 = 600;
 /// A standalone question is short; a longer reply is the model answering instead.
 const MAX_CHARS: usize = 300;
 
-/// The text to search for `question`, and how it was made from the conversation (`None`:
-/// the question as asked).
-pub async fn search_query(providers: &Providers, s: &BotSettings, question: &str, history: &[Turn], deadline: Duration) -> (String, Option<QueryRewrite>) {
+/// What a question is searched by.
+pub struct SearchText {
+    pub query: String,
+    /// How it was made from the conversation (`None`: the question as asked).
+    pub how: Option<QueryRewrite>,
+    /// Tokens in and out the rewrite cost, whether or not its reply was used: the answer's
+    /// usage includes them.
+    pub tokens: Option<(u32, u32)>,
+}
+
+/// The text to search for `question`.
+pub async fn search_query(providers: &Providers, s: &BotSettings, question: &str, history: &[Turn], deadline: Duration) -> SearchText {
     let question = question.trim();
     let Some(joined) = prompt::joined_follow_up(question, history) else {
-        return (question.to_owned(), None);
+        return SearchText { query: question.to_owned(), how: None, tokens: None };
     };
     let Some(llm) = providers.llm(&s.llm_provider).filter(|l| l.rewrites_questions()) else {
-        return (joined, Some(QueryRewrite::Joined { reason: None }));
+        return SearchText { query: joined, how: Some(QueryRewrite::Joined { reason: None }), tokens: None };
     };
     let request = LlmRequest {
         model: s.llm_model.clone(),
@@ -45,13 +54,14 @@ pub async fn search_query(providers: &Providers, s: &BotSettings, question: &str
         max_tokens: 80,
     };
     let started = Instant::now();
+    let mut tokens = None;
     let reply = tokio::time::timeout(deadline, async {
         let mut stream = llm.stream(request);
         let mut text = String::new();
         while let Some(event) = stream.next().await {
             match event {
                 Ok(LlmEvent::Text(t)) => text.push_str(&t),
-                Ok(LlmEvent::Usage { .. }) => {}
+                Ok(LlmEvent::Usage { input, output }) => tokens = Some((input, output)),
                 Ok(LlmEvent::Finish(_)) => break,
                 Err(e) => return Err(e.to_string()),
             }
@@ -61,12 +71,22 @@ pub async fn search_query(providers: &Providers, s: &BotSettings, question: &str
     .await
     .unwrap_or_else(|_| Err(format!("no reply within {} ms", deadline.as_millis())));
     let ms = started.elapsed().as_secs_f32() * 1000.0;
+    let joined_because = |reason: String| Some(QueryRewrite::Joined { reason: Some(reason) });
     match reply.map(|text| standalone(&text)) {
-        Ok(Some(query)) => (query, Some(QueryRewrite::Model { provider: s.llm_provider.clone(), model: s.llm_model.clone(), ms })),
-        Ok(None) => (joined, Some(QueryRewrite::Joined { reason: Some("the model's reply was not a question on one line".into()) })),
+        Ok(Some(query)) => {
+            let how = QueryRewrite::Model {
+                provider: s.llm_provider.clone(),
+                model: s.llm_model.clone(),
+                ms,
+                tokens_in: tokens.map(|t| t.0),
+                tokens_out: tokens.map(|t| t.1),
+            };
+            SearchText { query, how: Some(how), tokens }
+        }
+        Ok(None) => SearchText { query: joined, how: joined_because("the model's reply was not a question on one line".into()), tokens },
         Err(reason) => {
             tracing::warn!(provider = %s.llm_provider, %reason, "follow-up rewrite failed; searching with the previous question");
-            (joined, Some(QueryRewrite::Joined { reason: Some(reason) }))
+            SearchText { query: joined, how: joined_because(reason), tokens }
         }
     }
 }

@@ -73,14 +73,24 @@ pub async fn answer_trace(state: &AppState, owner: Uuid, message: Uuid) -> Resul
 /// The answer's search run again now: the same query, the bot's current knowledge and
 /// settings. Nothing is stored; no model is asked.
 pub async fn rerun(state: &AppState, owner: Uuid, message: Uuid) -> Result<RetrievalTrace, AppError> {
-    let trace = answer_trace(state, owner, message).await?;
-    let query = match &trace.retrieval {
-        Some(r) => r.query.clone(),
-        None => trace.question.clone(),
-    };
-    let (bot_id, bot) = store::owned_bot(&state.db, owner, &trace.bot_public_id).await?;
+    // What the answer was searched by (after any follow-up rewrite), else the question before
+    // it (an answer that failed before its search): only that and the bot, for its owner.
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT b.public_id,
+                COALESCE(m.retrieval_query,
+                    (SELECT q.content FROM messages q WHERE q.conversation_id = m.conversation_id AND q.role = 'user'
+                        AND q.position < m.position ORDER BY q.position DESC LIMIT 1))
+           FROM messages m JOIN bots b ON b.id = m.bot_id
+          WHERE m.id = $1 AND b.owner_id = $2 AND m.role = 'assistant'",
+    )
+    .bind(message)
+    .bind(owner)
+    .fetch_optional(&state.db)
+    .await?;
+    let (bot_public_id, query) = row.ok_or_else(message_not_found)?;
+    let (bot_id, bot) = store::owned_bot(&state.db, owner, &bot_public_id).await?;
     let s = &bot.settings;
-    let found = retrieve_query(&state.db, &state.providers, bot_id, s, query).await?;
+    let found = retrieve_query(&state.db, &state.providers, bot_id, s, query.unwrap_or_default()).await?;
     Ok(RetrievalTrace {
         query: found.query,
         rewrite: None,

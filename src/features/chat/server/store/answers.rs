@@ -140,6 +140,17 @@ pub struct Outcome {
     pub tokens_out: Option<i32>,
 }
 
+impl Outcome {
+    /// Counts tokens the same model spent for this answer before it (the follow-up rewrite),
+    /// so the answer's usage and cost are what its provider bills.
+    pub fn add_tokens(&mut self, spent: Option<(u32, u32)>) {
+        if let Some((input, output)) = spent {
+            self.tokens_in = Some(self.tokens_in.unwrap_or(0).saturating_add(input as i32));
+            self.tokens_out = Some(self.tokens_out.unwrap_or(0).saturating_add(output as i32));
+        }
+    }
+}
+
 pub async fn finish_answer(db: &PgPool, answer: Uuid, conversation: Uuid, bot: Uuid, o: &Outcome) -> Result<MessageView, AppError> {
     sqlx::query(
         "UPDATE messages SET content = $2, status = $3, error = $4, finish_reason = $5, answered = $6, ttft_ms = $7,
