@@ -33,6 +33,8 @@ await page.getByLabel("Display name").fill("Bench");
 await page.getByLabel("Password").fill(PASSWORD);
 await page.getByRole("button", { name: "Create account" }).click();
 await page.getByTestId("dashboard-heading").waitFor();
+// Sign-up runs no WASM: the dashboard after it is a fresh page load.
+await page.locator("body[data-hydrated=true]").waitFor({ state: "attached" });
 await page.getByLabel("New bot").fill("Load bench");
 await page.getByRole("button", { name: "Create bot" }).click();
 await page.waitForURL(/\/bots\/[a-z0-9]{16}$/);
