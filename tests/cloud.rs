@@ -7,6 +7,7 @@
 mod common;
 
 use chatsphere_fakes::gemini::{FakeGemini, Reply};
+use chatsphere_fakes::openai::{self, FakeOpenAi};
 use chatsphere_fakes::pinecone::FakePinecone;
 use chatsphere::features::bots::server as bots;
 use chatsphere::features::chat::{ChatEvent, FinishReason, QueryRewrite};
@@ -48,6 +49,11 @@ struct Cloud {
 
 /// The app wired the way a deployment on Gemini + Pinecone is, through its configuration.
 async fn cloud(db: &PgPool) -> Cloud {
+    cloud_with(db, |_, _| ()).await
+}
+
+/// `cloud`, with its configuration changed by `adjust` before the providers are made.
+async fn cloud_with(db: &PgPool, adjust: impl FnOnce(&mut Settings, &mut Secrets)) -> Cloud {
     let gemini = FakeGemini::start(GEMINI_KEY, 0).await.unwrap();
     let pinecone = FakePinecone::start(PINECONE_KEY, 0).await.unwrap();
     let mut settings = common::settings();
@@ -62,7 +68,8 @@ async fn cloud(db: &PgPool) -> Cloud {
     settings.pinecone.poll_ms = 20;
     settings.llm.models.insert(0, ModelChoice { provider: "gemini".into(), model: "gemini-2.5-flash".into(), label: "Gemini 2.5 Flash".into(), ..Default::default() });
     settings.llm.models.push(ModelChoice { provider: "openai".into(), model: "gpt-4o-mini".into(), label: "not set up".into(), ..Default::default() });
-    let secrets = Secrets { gemini_api_key: Some(GEMINI_KEY.into()), pinecone_api_key: Some(PINECONE_KEY.into()), openai_api_key: None, smtp_login: None };
+    let mut secrets = Secrets { gemini_api_key: Some(GEMINI_KEY.into()), pinecone_api_key: Some(PINECONE_KEY.into()), openai_api_key: None, smtp_login: None };
+    adjust(&mut settings, &mut secrets);
     let providers = Providers::from_settings(&settings, &secrets, db.clone()).unwrap();
     let app = common::app_with(db.clone(), settings.clone(), providers.clone());
     Cloud { gemini, pinecone, settings, providers, app }
@@ -498,4 +505,46 @@ async fn switching_the_embedding_model_reindexes_in_the_background_while_the_old
     let mut spaces: Vec<String> = sqlx::query_scalar("SELECT DISTINCT v.embedder FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id JOIN documents d ON d.id = c.document_id WHERE d.name = 'bakery.md'").fetch_all(&db).await.unwrap();
     spaces.sort();
     assert_eq!(spaces, [GEMINI_SPACE, "local/all-MiniLM-L6-v2"]);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn an_openai_compatible_model_rewrites_a_follow_up_and_the_trace_shows_its_prompt_and_tokens(db: PgPool) {
+    let local = FakeOpenAi::start(Some("sk-local"), 0).await.unwrap();
+    let c = cloud_with(&db, |settings, secrets| {
+        settings.openai.name = "ollama".into();
+        settings.openai.base_url = local.base_url();
+        // First in the list: new bots answer with it.
+        settings.llm.models.insert(0, ModelChoice { provider: "ollama".into(), model: "llama3.2".into(), label: "Llama 3.2".into(), ..Default::default() });
+        secrets.openai_api_key = Some("sk-local".into());
+    })
+    .await;
+    let ada = owner(&c, &db, "ada@example.com").await;
+    ingest(&c, &db, &ada, "guide.md", HARBOUR).await;
+    let (_, events) = ask(&c, &ada, "Where are berth fees paid?").await;
+    let Some(ChatEvent::Started { conversation, .. }) = events.first() else { panic!("{events:?}") };
+    assert_eq!(answer(&events).provider.as_deref(), Some("ollama"));
+
+    local.script([openai::Reply::Stream { chunks: vec!["When does the harbour ".into(), "office close?".into()], finish: Some("stop".into()) }]);
+    let before = local.requests().len();
+    let (_, events) = ask_in(&c, &ada, &conversation.id.to_string(), "And when does it close?").await;
+    let calls = local.requests()[before..].to_vec();
+    assert_eq!(calls.len(), 2, "the rewrite, then the answer");
+    let done = answer(&events);
+    assert_eq!(done.finish_reason, Some(FinishReason::Stop), "{done:?}");
+    let trace = call(&c.app, "chat/trace", &[("message_id", &done.id.to_string())], Some(ORIGIN), Some(&ada.cookie)).await.json::<chatsphere::features::chat::AnswerTrace>();
+    let r = trace.retrieval.expect("a trace was kept");
+    assert_eq!(r.query, "When does the harbour office close?");
+    assert!(done.sources.iter().any(|s| s.text.contains("closes at 6 pm")), "{:?}", done.sources);
+    // The fake counts a call's input as its last message's characters / 4 + 1.
+    let input = |call: &serde_json::Value| call["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().len() as i32 / 4 + 1;
+    let Some(QueryRewrite::Model { provider, tokens_in: Some(rewrite_in), tokens_out: Some(rewrite_out), .. }) = r.rewrite.clone() else { panic!("{:?}", r.rewrite) };
+    assert_eq!((provider.as_str(), rewrite_in as i32), ("ollama", input(&calls[0])));
+    assert_eq!(done.tokens_in, Some(input(&calls[0]) + input(&calls[1])), "the rewrite's tokens are in the answer's usage");
+    assert!(done.tokens_out.unwrap() > rewrite_out as i32);
+    // The prompt shown is what the model received, byte for byte.
+    let prompt = r.prompt.expect("the model was asked");
+    let messages = calls[1]["messages"].as_array().unwrap();
+    assert_eq!(messages.first().unwrap()["content"].as_str(), Some(prompt.system.as_str()));
+    assert_eq!(messages.last().unwrap()["content"].as_str(), Some(prompt.user.as_str()));
+    assert_eq!(messages.len(), prompt.history.len() + 2, "system, the history shown, the question");
 }
