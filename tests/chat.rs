@@ -414,6 +414,56 @@ async fn stop_and_a_closed_connection_both_stop_the_model_and_keep_what_was_writ
     assert!(!more.is_empty(), "the answer goes on");
 }
 
+/// A generative model that answers questions (requests with passages) but never replies to a
+/// request to rewrite a follow-up (none), and says when that request was dropped.
+struct StallsOnRewrite(Arc<AtomicBool>);
+
+impl Llm for StallsOnRewrite {
+    fn provider(&self) -> &str {
+        "offline"
+    }
+    fn rewrites_questions(&self) -> bool {
+        true
+    }
+    fn stream(&self, request: LlmRequest) -> LlmStream {
+        if !request.passages.is_empty() {
+            return Box::pin(futures::stream::iter(vec![Ok(LlmEvent::Text("Every hour [1].".into())), Ok(LlmEvent::Finish(FinishReason::Stop))]));
+        }
+        let guard = SetOnDrop(self.0.clone());
+        Box::pin(futures::stream::unfold(guard, |_guard| futures::future::pending()))
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn stop_ends_an_answer_whose_follow_up_is_still_being_rewritten(db: PgPool) {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let mut providers = common::providers(&db);
+    providers.llms = vec![Arc::new(StallsOnRewrite(dropped.clone()))];
+    // The rewrite's own deadline is far beyond the test's patience: only Stop can end it.
+    let mut settings = common::settings();
+    settings.chat.rewrite_timeout_ms = 3_600_000;
+    let s = owner_with_knowledge(&db, app_with(db.clone(), settings, providers)).await;
+    let first = ask(&s, "", "When do ferries leave?").await;
+    let (conversation, _) = started(&first);
+    assert_eq!(done(&first).content, "Every hour [1].");
+
+    let (_, mut stream) = open(&s.app, "chat/send", &[("bot_id", &s.bot), ("conversation_id", &conversation.to_string()), ("text", "And on Sundays?")], &s.cookie).await;
+    let events = read_events(&mut stream, |e| matches!(e, ChatEvent::Started { .. })).await;
+    let (_, answer) = started(&events);
+    let stopped = call(&s.app, "chat/stop", &[("message_id", &answer.to_string())], Some(ORIGIN), Some(&s.cookie)).await;
+    assert_eq!(stopped.body, "true");
+    let rest = tokio::time::timeout(Duration::from_secs(120), read_events(&mut stream, |_| false))
+        .await
+        .expect("Stop ended the answer while its question was being rewritten");
+    let kept = done(&rest);
+    assert_eq!((kept.finish_reason, kept.status, kept.content.as_str()), (Some(FinishReason::Cancelled), MessageStatus::Complete, ""));
+    assert!(!rest.iter().any(|e| matches!(e, ChatEvent::Delta { .. })), "no words after Stop: {rest:?}");
+    assert!(dropped.load(Ordering::SeqCst), "the rewrite request was dropped");
+    // The question stays; the stopped answer asked the model nothing more.
+    let (status, finish): (String, Option<String>) = sqlx::query_as("SELECT status, finish_reason FROM messages WHERE id = $1").bind(answer).fetch_one(&db).await.unwrap();
+    assert_eq!((status.as_str(), finish.as_deref()), ("complete", Some("cancelled")));
+}
+
 /// Fails the first request the way an overloaded provider does, then answers.
 struct FailsOnce(AtomicUsize);
 

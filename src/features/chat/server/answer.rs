@@ -267,6 +267,16 @@ pub fn request(s: &BotSettings, question: &str, history: &[Turn], history_tokens
     }
 }
 
+/// How a halted answer ends: Stop cancels it; a shutdown interrupts it, saying to ask again.
+fn halted(halt: Halt, out: &mut Outcome) -> FinishReason {
+    if halt == Halt::Shutdown {
+        out.failed = Some("The server restarted while answering; try again.".into());
+        FinishReason::Interrupted
+    } else {
+        FinishReason::Cancelled
+    }
+}
+
 /// Writes the answer; `Err` is a reason the user can read, stored with the failed answer.
 async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Receiver<Halt>, written: &watch::Sender<String>, tx: &mpsc::Sender<String>) -> Result<Outcome, String> {
     let s = &ask.bot.settings;
@@ -280,9 +290,20 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Recei
         None => store::history(db, ask.conversation.id, ask.question.id).await.map_err(stored)?,
     };
     let rewrite_deadline = Duration::from_millis(state.settings.chat.rewrite_timeout_ms);
-    let mut found = retrieve(db, &state.providers, ask.bot_id, s, &ask.question.content, &history, rewrite_deadline)
-        .await
-        .map_err(|_| "Searching the bot's knowledge failed; try again.".to_string())?;
+    // Stop, a shutdown or the reader leaving count while a follow-up is rewritten and searched
+    // too: a slow rewrite model must not keep a stopped answer going until its deadline.
+    let searching = retrieve(db, &state.providers, ask.bot_id, s, &ask.question.content, &history, rewrite_deadline);
+    let found = tokio::select! {
+        biased;
+        _ = halt.changed() => {
+            let mut out = Outcome::default();
+            out.finish_reason = Some(halted(*halt.borrow(), &mut out));
+            return Ok(out);
+        }
+        _ = tx.closed() => return Ok(Outcome { finish_reason: Some(FinishReason::Cancelled), ..Outcome::default() }),
+        found = searching => found,
+    };
+    let mut found = found.map_err(|_| "Searching the bot's knowledge failed; try again.".to_string())?;
     // Built before anything is stored, so the trace keeps exactly what the model is sent.
     let only_fallback = found.passages.is_empty() && s.answer_only_from_knowledge;
     let prompt = (!only_fallback).then(|| request(s, &ask.question.content, &history, state.settings.chat.history_tokens, &found.passages));
@@ -324,12 +345,7 @@ async fn write(state: &AppState, ask: &Ask, answer: Uuid, mut halt: watch::Recei
         let event = tokio::select! {
             biased;
             _ = halt.changed() => {
-                if *halt.borrow() == Halt::Shutdown {
-                    out.failed = Some("The server restarted while answering; try again.".into());
-                    finish = Some(FinishReason::Interrupted);
-                } else {
-                    finish = Some(FinishReason::Cancelled);
-                }
+                finish = Some(halted(*halt.borrow(), &mut out));
                 break;
             }
             _ = tx.closed() => { finish = Some(FinishReason::Cancelled); break; }
