@@ -1,7 +1,8 @@
 //! Ingestion and query figures on a generated corpus (SciFact abstracts as pages):
 //! extraction pages/s per format, embedding passages/s at batch 16/32/64 (beside Python
 //! sentence-transformers when BENCH_PYTHON names a Python that has it), documents → searchable
-//! end to end, and query latency (vector, keyword, hybrid) with the memory and cold-load time of
+//! end to end on a mixed corpus (beside the reference Python stack on the same files, with
+//! BENCH_PYTHON), and query latency (vector, keyword, hybrid) with the memory and cold-load time of
 //! each in-memory index at 10k and 100k chunks.
 //!
 //!   source ./db.sh && cargo bench --features ssr --bench ingest
@@ -60,19 +61,33 @@ async fn main() {
     let db = common::fresh_db("chatsphere_bench_ingest").await;
     let providers = common::providers(&db, embedder.clone());
 
-    println!("\n== end to end: documents → searchable (one worker)");
+    println!("\n== end to end: documents → searchable (one worker), the mixed corpus: {PAGES} pages as six documents of {} (PDF, DOCX, HTML, Markdown, text, CSV)", PAGES / 6);
     let owner = common::owner_and_bot(&db, "ingest@example.com").await;
-    let docs = 20;
+    let corpus = mixed_corpus(&pages);
+    // The same files for the Python reference below.
+    let corpus_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-corpus");
+    let _ = std::fs::remove_dir_all(&corpus_dir);
+    std::fs::create_dir_all(&corpus_dir).unwrap();
+    for (name, _, bytes) in &corpus {
+        std::fs::write(corpus_dir.join(name), bytes).unwrap();
+    }
     let t = Instant::now();
-    for (i, group) in pages.chunks(PAGES / docs).enumerate() {
-        let body: String = group.iter().map(|(title, text)| format!("# {title}\n\n{text}\n\n")).collect();
-        let name = format!("doc-{i}.md");
-        store::add(&db, owner.user, &owner.bot_public_id, NewDocument { name: &name, source: "upload", mime: "text/markdown", bytes: body.into_bytes() }).await.unwrap();
+    for (name, mime, bytes) in corpus {
+        store::add(&db, owner.user, &owner.bot_public_id, NewDocument { name: &name, source: "upload", mime, bytes }).await.unwrap();
     }
     while worker::run_once(&db, &common::knowledge_settings(), &providers, "bench").await.unwrap() {}
     let s = t.elapsed().as_secs_f64();
-    let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks").fetch_one(&db).await.unwrap();
-    println!("{docs} documents, {PAGES} pages, {chunks} chunks ready in {s:.1} s ({:.1} pages/s, {:.1} chunks/s)", PAGES as f64 / s, chunks as f64 / s);
+    let (documents, failed): (i64, i64) = sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE status <> 'ready') FROM documents").fetch_one(&db).await.unwrap();
+    assert_eq!((documents, failed), (6, 0), "every document of the mixed corpus is searchable");
+    // Characters embedded (heading and text, as `chunk::text_to_embed` sends them): chunk
+    // counts differ between splitters, the model's work follows the text it reads.
+    let (chunks, chars): (i64, i64) = sqlx::query_as("SELECT count(*), sum(length(heading_path) + 1 + length(text))::bigint FROM chunks").fetch_one(&db).await.unwrap();
+    println!(
+        "ChatSphere: 6 documents, {PAGES} pages, {chunks} chunks ({} k characters embedded) ready in {s:.1} s ({:.1} pages/s, {:.1} chunks/s)",
+        chars / 1000,
+        PAGES as f64 / s,
+        chunks as f64 / s
+    );
     // Each stage's own rate, from the time the worker recorded per document (the rest is the
     // queue and the status updates between stages).
     let stages: Vec<(String, f64)> = sqlx::query_as("SELECT key, sum(value::text::float8) FROM documents, jsonb_each(stage_ms) GROUP BY key ORDER BY 2 DESC")
@@ -82,6 +97,11 @@ async fn main() {
     for (stage, ms) in stages {
         let secs = (ms / 1000.0).max(1e-3);
         println!("  {stage:<10} {:>6.1} s   {:>9.1} pages/s   {:>9.1} chunks/s", ms / 1000.0, PAGES as f64 / secs, chunks as f64 / secs);
+    }
+
+    match std::env::var_os("BENCH_PYTHON") {
+        Some(python) => python_reference(&python, &corpus_dir, &db).await,
+        None => println!("(set BENCH_PYTHON to a Python with the reference stack for its end-to-end figure on the same files)"),
     }
 
     println!("\n== query latency, embedded store (exact search, 384 dimensions)");
@@ -153,7 +173,22 @@ fn formats(pages: &[(String, String)]) -> Vec<(&'static str, &'static str, Vec<u
         .iter()
         .map(|(t, x)| format!(r#"<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>{}</w:t></w:r></w:p><w:p><w:r><w:t>{}</w:t></w:r></w:p>"#, esc(t), esc(x)))
         .collect();
-    let docx = zip_with(&[("word/document.xml".into(), format!(r#"<?xml version="1.0"?><w:document xmlns:w="w"><w:body>{docx_body}</w:body></w:document>"#).into_bytes())]);
+    // A complete package (content types, relationships, the real namespace), so other readers
+    // (python-docx, in the Python reference) open it too.
+    let docx = zip_with(&[
+        (
+            "[Content_Types].xml".into(),
+            br#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#.to_vec(),
+        ),
+        (
+            "_rels/.rels".into(),
+            br#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#.to_vec(),
+        ),
+        (
+            "word/document.xml".into(),
+            format!(r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{docx_body}</w:body></w:document>"#).into_bytes(),
+        ),
+    ]);
     let mut slides = vec![("ppt/presentation.xml".to_string(), b"<p:presentation/>".to_vec())];
     for (i, (t, x)) in pages.iter().enumerate() {
         let xml = format!(r#"<p:sld xmlns:p="p" xmlns:a="a"><a:p><a:r><a:t>{}</a:t></a:r></a:p><a:p><a:r><a:t>{}</a:t></a:r></a:p></p:sld>"#, esc(t), esc(x));
@@ -167,6 +202,42 @@ fn formats(pages: &[(String, String)]) -> Vec<(&'static str, &'static str, Vec<u
         ("markdown", "corpus.md", markdown.into_bytes()),
         ("csv", "corpus.csv", csv.into_bytes()),
     ]
+}
+
+/// The pages as six documents of equal share, one per format a newcomer's files come in.
+fn mixed_corpus(pages: &[(String, String)]) -> Vec<(String, &'static str, Vec<u8>)> {
+    let share = pages.len() / 6;
+    let group = |i: usize| &pages[i * share..(i + 1) * share];
+    let text: String = group(4).iter().map(|(t, x)| format!("{t}\n\n{x}\n\n")).collect();
+    let pick = |i: usize, format: &str| formats(group(i)).into_iter().find(|f| f.0 == format).unwrap().2;
+    vec![
+        ("pages.pdf".into(), "application/pdf", pick(0, "pdf")),
+        ("pages.docx".into(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document", pick(1, "docx")),
+        ("pages.html".into(), "text/html", pick(2, "html")),
+        ("pages.md".into(), "text/markdown", pick(3, "markdown")),
+        ("pages.txt".into(), "text/plain", text.into_bytes()),
+        ("pages.csv".into(), "text/csv", pick(5, "csv")),
+    ]
+}
+
+/// The reference stack the original plan implied (`benches/python/reference_ingest.py`) on the
+/// same files, into its own database.
+async fn python_reference(python: &std::ffi::OsStr, corpus: &std::path::Path, db: &sqlx::PgPool) {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (source ./db.sh)");
+    sqlx::query("DROP DATABASE IF EXISTS chatsphere_bench_python").execute(db).await.unwrap();
+    sqlx::query("CREATE DATABASE chatsphere_bench_python").execute(db).await.unwrap();
+    let url = match url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/chatsphere_bench_python"),
+        None => panic!("DATABASE_URL without a database name"),
+    };
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join(chatsphere::providers::settings::EmbeddingSettings::default().model_dir);
+    let status = std::process::Command::new(python)
+        .arg(root.join("benches/python/reference_ingest.py"))
+        .args([corpus.as_os_str(), model.as_os_str(), std::ffi::OsStr::new(&url), std::ffi::OsStr::new(&PAGES.to_string())])
+        .status()
+        .expect("BENCH_PYTHON");
+    assert!(status.success(), "the Python reference failed");
 }
 
 fn esc(s: &str) -> String {
