@@ -20,7 +20,7 @@ pub fn WhyThisAnswer(message_id: Uuid) -> impl IntoView {
             "Why this answer?"
         </button>
         <Show when=move || open.get()>
-            <Suspense>{move || Suspend::new(async move { trace_dialog(message_id, open).await })}</Suspense>
+            <TraceDialog message_id open />
         </Show>
     }
 }
@@ -29,7 +29,7 @@ pub fn WhyThisAnswer(message_id: Uuid) -> impl IntoView {
 fn TraceDialog(message_id: Uuid, open: RwSignal<bool>) -> impl IntoView {
     let trace = Resource::new(|| (), move |_| load_answer_trace(message_id.to_string()));
     let close = NodeRef::<html::Button>::new();
-    // Focused once the dialog is in the document (it mounts after its chunk has loaded).
+    // Focused once the dialog is in the document.
     Effect::new(move |_| {
         if let Some(button) = close.get() {
             request_animation_frame(move || {
@@ -55,13 +55,6 @@ fn TraceDialog(message_id: Uuid, open: RwSignal<bool>) -> impl IntoView {
             </div>
         </div>
     }
-}
-
-/// The dialog is a WASM chunk of its own (`cargo leptos build --split`), fetched the first
-/// time an owner opens a trace: most visits to the chat and Conversations never do.
-#[leptos::lazy]
-fn trace_dialog(message_id: Uuid, open: RwSignal<bool>) -> AnyView {
-    view! { <TraceDialog message_id open /> }.into_any()
 }
 
 #[component]
