@@ -77,8 +77,10 @@ pub struct Asking {
 /// Stores `text` as the next question and starts answering it.
 pub async fn answer(state: &AppState, asking: Asking, text: &str) -> Result<AnswerStream, AppError> {
     let Asking { bot_id, bot, conversation, started, history } = asking;
-    let question = store::add_question(&state.db, conversation.id, bot_id, text).await?;
-    begin(state, Ask { bot_id, bot, conversation, question, started, history }).await
+    let s = &bot.settings;
+    let lease = state.settings.chat.answer_lease_secs;
+    let (question, answer) = store::add_question(&state.db, conversation.id, bot_id, text, &s.llm_provider, &s.llm_model, lease).await?;
+    begin(state, Ask { bot_id, bot, conversation, question, started, history }, answer).await
 }
 
 /// Answers the conversation's last question again, replacing the answer it had.
@@ -88,7 +90,9 @@ pub async fn regenerate(state: &AppState, owner: Uuid, conversation: Uuid) -> Re
     let (_, bot) = store::owned_bot(&state.db, owner, &public_id).await?;
     ensure_answer_allowance(&state.db, owner, state.settings.chat.answers_per_day).await?;
     let question = store::reopen_last_question(&state.db, conversation.id).await?;
-    begin(state, Ask { bot_id, bot, conversation, question, started, history: None }).await
+    let s = &bot.settings;
+    let answer = store::start_answer(&state.db, conversation.id, bot_id, &s.llm_provider, &s.llm_model, state.settings.chat.answer_lease_secs).await?;
+    begin(state, Ask { bot_id, bot, conversation, question, started, history: None }, answer).await
 }
 
 /// Each answer may cost the operator's model key: an account's bots give at most `per_day` in
@@ -118,10 +122,8 @@ struct Ask {
     history: Option<Vec<Turn>>,
 }
 
-async fn begin(state: &AppState, ask: Ask) -> Result<AnswerStream, AppError> {
-    let s = &ask.bot.settings;
-    let lease = state.settings.chat.answer_lease_secs;
-    let answer = store::start_answer(&state.db, ask.conversation.id, ask.bot_id, &s.llm_provider, &s.llm_model, lease).await?;
+/// Streams the answer `answer` (its row already `streaming`) to `ask`.
+async fn begin(state: &AppState, ask: Ask, answer: Uuid) -> Result<AnswerStream, AppError> {
     let live = state.live.start(answer);
     // Room for a burst of words; a reader slower than that slows the writer down.
     let (tx, rx) = mpsc::channel::<String>(64);

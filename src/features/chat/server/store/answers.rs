@@ -7,7 +7,8 @@ use crate::features::chat::{FinishReason, MessageView, RetrievalTrace, SourceVie
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// A new answer, `streaming` under a lease of `lease_secs` that its writer renews.
+/// A new answer to the question already last in the conversation (regenerating), `streaming`
+/// under a lease of `lease_secs` that its writer renews.
 pub async fn start_answer(db: &PgPool, conversation: Uuid, bot: Uuid, provider: &str, model: &str, lease_secs: i64) -> Result<Uuid, AppError> {
     Ok(sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, bot_id, role, status, provider, model, lease_until)

@@ -118,16 +118,52 @@ pub(super) async fn touch(db: &PgPool, conversation: Uuid, bot: Uuid) -> Result<
     Ok(())
 }
 
-/// Saves the user's words first, before anything can fail, so nothing typed is lost.
-pub async fn add_question(db: &PgPool, conversation: Uuid, bot: Uuid, text: &str) -> Result<MessageView, AppError> {
-    let id: Uuid = sqlx::query_scalar("INSERT INTO messages (conversation_id, bot_id, role, content) VALUES ($1, $2, 'user', $3) RETURNING id")
-        .bind(conversation)
-        .bind(bot)
-        .bind(text)
-        .fetch_one(db)
-        .await?;
-    touch(db, conversation, bot).await?;
-    message(db, id).await
+/// Saves the user's words first, before anything can fail, so nothing typed is lost, and starts
+/// the answer to them (`streaming` under a lease of `lease_secs` that its writer renews): one
+/// statement and one commit before the first word, where a question, the conversation's
+/// activity (as `touch`) and the answer row were three. The answer's position is drawn after the
+/// question's (it is selected from the question's row), so it always follows it.
+pub async fn add_question(db: &PgPool, conversation: Uuid, bot: Uuid, text: &str, provider: &str, model: &str, lease_secs: i64) -> Result<(MessageView, Uuid), AppError> {
+    let (id, created_at, answer): (Uuid, chrono::DateTime<chrono::Utc>, Uuid) = sqlx::query_as(
+        "WITH q AS (
+            INSERT INTO messages (conversation_id, bot_id, role, content) VALUES ($1, $2, 'user', $3) RETURNING id, created_at
+          ), a AS (
+            INSERT INTO messages (conversation_id, bot_id, role, status, provider, model, lease_until, position)
+            SELECT $1, $2, 'assistant', 'streaming', $4, $5, now() + make_interval(secs => $6),
+                   nextval(pg_get_serial_sequence('messages', 'position'))
+              FROM q RETURNING id
+          ), c AS (UPDATE conversations SET updated_at = now() WHERE id = $1
+          ), b AS (UPDATE bots SET last_activity_at = now() WHERE id = $2 AND last_activity_at < now() - interval '1 minute')
+         SELECT q.id, q.created_at, a.id FROM q, a",
+    )
+    .bind(conversation)
+    .bind(bot)
+    .bind(text)
+    .bind(provider)
+    .bind(model)
+    .bind(lease_secs as f64)
+    .fetch_one(db)
+    .await?;
+    let question = MessageView {
+        id,
+        role: Role::User,
+        content: text.to_owned(),
+        status: MessageStatus::Complete,
+        error: None,
+        finish_reason: None,
+        answered: None,
+        sources: Vec::new(),
+        feedback: None,
+        feedback_comment: None,
+        provider: None,
+        model: None,
+        ttft_ms: None,
+        total_ms: None,
+        tokens_in: None,
+        tokens_out: None,
+        created_at,
+    };
+    Ok((question, answer))
 }
 
 /// The conversation so far as model turns: complete messages before `before` (a question id).
