@@ -85,6 +85,32 @@ pub struct MessageView {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl MessageView {
+    /// A message that has nothing yet but its words: a question just stored, or an answer
+    /// about to stream in.
+    pub fn fresh(id: Uuid, role: Role, content: String, status: MessageStatus, created_at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            id,
+            role,
+            content,
+            status,
+            error: None,
+            finish_reason: None,
+            answered: None,
+            sources: Vec::new(),
+            feedback: None,
+            feedback_comment: None,
+            provider: None,
+            model: None,
+            ttft_ms: None,
+            total_ms: None,
+            tokens_in: None,
+            tokens_out: None,
+            created_at,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConversationSummary {
     pub id: Uuid,

@@ -200,23 +200,5 @@ impl ChatState {
 }
 
 fn placeholder(id: Uuid, at: chrono::DateTime<chrono::Utc>) -> MessageView {
-    MessageView {
-        id,
-        role: Role::Assistant,
-        content: String::new(),
-        status: MessageStatus::Streaming,
-        error: None,
-        finish_reason: None,
-        answered: None,
-        sources: Vec::new(),
-        feedback: None,
-        feedback_comment: None,
-        provider: None,
-        model: None,
-        ttft_ms: None,
-        total_ms: None,
-        tokens_in: None,
-        tokens_out: None,
-        created_at: at,
-    }
+    MessageView::fresh(id, Role::Assistant, String::new(), MessageStatus::Streaming, at)
 }

@@ -144,25 +144,7 @@ pub async fn add_question(db: &PgPool, conversation: Uuid, bot: Uuid, text: &str
     .bind(lease_secs as f64)
     .fetch_one(db)
     .await?;
-    let question = MessageView {
-        id,
-        role: Role::User,
-        content: text.to_owned(),
-        status: MessageStatus::Complete,
-        error: None,
-        finish_reason: None,
-        answered: None,
-        sources: Vec::new(),
-        feedback: None,
-        feedback_comment: None,
-        provider: None,
-        model: None,
-        ttft_ms: None,
-        total_ms: None,
-        tokens_in: None,
-        tokens_out: None,
-        created_at,
-    };
+    let question = MessageView::fresh(id, Role::User, text.to_owned(), MessageStatus::Complete, created_at);
     Ok((question, answer))
 }
 
