@@ -99,8 +99,9 @@ pub async fn regenerate(state: &AppState, owner: Uuid, conversation: Uuid) -> Re
 /// any 24 hours. Checked before anything is stored, so a refused question leaves no trace.
 /// Read from the analytics counters (quarter hours, kept by a trigger on `messages`) rather
 /// than by counting the day's answers, so the check costs the same at 2,000 answers a day as at
-/// 50,000 (1.6-2.7 ms instead of 17 ms there); the window is 24 hours plus the part of the
-/// quarter hour it starts in, so the allowance is never exceeded, at most 15 minutes early.
+/// 50,000 (1.6-2.7 ms instead of 17 ms there). The window is 24 hours plus the part of the
+/// quarter hour it starts in: the allowance is never exceeded, and an answer given at the limit
+/// frees its place at most 15 minutes later than a strict 24 hours would.
 pub async fn ensure_answer_allowance(db: &PgPool, owner: Uuid, per_day: i64) -> Result<(), AppError> {
     let used: i64 = sqlx::query_scalar(
         "SELECT coalesce(sum(s.answers), 0)::bigint FROM message_stats s JOIN bots b ON b.id = s.bot_id
