@@ -489,6 +489,9 @@ async fn a_failed_answer_keeps_the_question_and_a_retry_replaces_it(db: PgPool) 
     let failed = done(&events);
     assert_eq!(failed.status, MessageStatus::Failed);
     assert_eq!(failed.error.as_deref(), Some("The model is overloaded; try again in a minute."));
+    // The question and its answer row are stored by one statement; the answer still comes after.
+    let roles: Vec<String> = sqlx::query_scalar("SELECT role FROM messages ORDER BY position").fetch_all(&db).await.unwrap();
+    assert_eq!(roles, ["user", "assistant"]);
 
     let (status, mut stream) = open(&s.app, "chat/regenerate", &[("conversation_id", &conversation.to_string())], &s.cookie).await;
     assert!(status.is_success());

@@ -103,18 +103,20 @@ pub async fn message(db: &PgPool, id: Uuid) -> Result<MessageView, AppError> {
     load(db, "id = $1", id).await?.pop().ok_or_else(message_not_found)
 }
 
-/// Marks the conversation and its bot as active now. The bot row is shared by all of its
+/// Marks the conversation (`$1`) and its bot (`$2`) as active now, as two data-modifying CTEs
+/// so a statement that stores a message can do it too. The bot row is shared by all of its
 /// conversations, so it is written at most once a minute: hundreds of concurrent answers
 /// would otherwise queue on that one row's lock.
+macro_rules! touch_ctes {
+    () => {
+        "c AS (UPDATE conversations SET updated_at = now() WHERE id = $1),
+         b AS (UPDATE bots SET last_activity_at = now() WHERE id = $2 AND last_activity_at < now() - interval '1 minute')"
+    };
+}
+
+/// Marks the conversation and its bot as active now (`touch_ctes`).
 pub(super) async fn touch(db: &PgPool, conversation: Uuid, bot: Uuid) -> Result<(), AppError> {
-    sqlx::query(
-        "WITH c AS (UPDATE conversations SET updated_at = now() WHERE id = $1)
-         UPDATE bots SET last_activity_at = now() WHERE id = $2 AND last_activity_at < now() - interval '1 minute'",
-    )
-    .bind(conversation)
-    .bind(bot)
-    .execute(db)
-    .await?;
+    sqlx::query(concat!("WITH ", touch_ctes!(), " SELECT 1")).bind(conversation).bind(bot).execute(db).await?;
     Ok(())
 }
 
@@ -124,7 +126,7 @@ pub(super) async fn touch(db: &PgPool, conversation: Uuid, bot: Uuid) -> Result<
 /// activity (as `touch`) and the answer row were three. The answer's position is drawn after the
 /// question's (it is selected from the question's row), so it always follows it.
 pub async fn add_question(db: &PgPool, conversation: Uuid, bot: Uuid, text: &str, provider: &str, model: &str, lease_secs: i64) -> Result<(MessageView, Uuid), AppError> {
-    let (id, created_at, answer): (Uuid, chrono::DateTime<chrono::Utc>, Uuid) = sqlx::query_as(
+    let (id, created_at, answer): (Uuid, chrono::DateTime<chrono::Utc>, Uuid) = sqlx::query_as(concat!(
         "WITH q AS (
             INSERT INTO messages (conversation_id, bot_id, role, content) VALUES ($1, $2, 'user', $3) RETURNING id, created_at
           ), a AS (
@@ -132,10 +134,10 @@ pub async fn add_question(db: &PgPool, conversation: Uuid, bot: Uuid, text: &str
             SELECT $1, $2, 'assistant', 'streaming', $4, $5, now() + make_interval(secs => $6),
                    nextval(pg_get_serial_sequence('messages', 'position'))
               FROM q RETURNING id
-          ), c AS (UPDATE conversations SET updated_at = now() WHERE id = $1
-          ), b AS (UPDATE bots SET last_activity_at = now() WHERE id = $2 AND last_activity_at < now() - interval '1 minute')
-         SELECT q.id, q.created_at, a.id FROM q, a",
-    )
+          ), ",
+        touch_ctes!(),
+        " SELECT q.id, q.created_at, a.id FROM q, a"
+    ))
     .bind(conversation)
     .bind(bot)
     .bind(text)
