@@ -14,8 +14,11 @@ import http from "node:http";
 const [pkg, hashFile, base = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000"] = process.argv.slice(2);
 // Bytes on the wire (brotli) for a first visit. The goal is 150 KB for sign-in and 250 KB for a
 // signed-in page; what Leptos's runtime alone weighs (see the #17 notes) keeps the signed-in
-// budget higher for now, and it stops the bundle from growing back.
-const BUDGET = { signIn: 150 * 1024, signedIn: 600 * 1024 };
+// budget higher for now, and it stops the bundle from growing back. wasm-split lays the same
+// browser code out in one of two ways from build to build (main module 728 KB raw, pages
+// 370-585 KB; or 937 KB raw, pages 428-634 KB: seen on fresh clones of commits whose browser
+// code was identical), so the ratchet has to hold the larger layout.
+const BUDGET = { signIn: 150 * 1024, signedIn: 650 * 1024 };
 // The split point (src/lazy_pages.rs) whose pages a signed-out visitor sees, and their paths.
 const PUBLIC_GROUP = "public";
 const PUBLIC_PATHS = ["/signin", "/signup", "/forgot-password", "/reset-password"];
